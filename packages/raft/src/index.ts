@@ -1,1 +1,39 @@
-export {};
+// @abi/raft — the pure consensus core (no timers, I/O or randomness inside).
+export { RaftError, NotLeaderError, InvalidMessageError, CorruptionError, isRaftError } from './errors.js';
+export type { RaftErrorCode, RaftErrorOptions } from './errors.js';
+
+export { MESSAGE_TYPES, EMPTY_CONF_STATE, EMPTY_HARD_STATE } from './core/types.js';
+export type {
+  NodeId,
+  EntryType,
+  Entry,
+  HardState,
+  ConfState,
+  SnapshotMeta,
+  Snapshot,
+  ConfChangeType,
+  ConfChangeSingle,
+  ConfChange,
+  Role,
+  VoteMessage,
+  VoteResponseMessage,
+  AppendMessage,
+  AppendResponseMessage,
+  HeartbeatMessage,
+  HeartbeatResponseMessage,
+  SnapshotMessage,
+  SnapshotResponseMessage,
+  TimeoutNowMessage,
+  ReadIndexMessage,
+  ReadIndexResponseMessage,
+  ProposeMessage,
+  TransferLeaderMessage,
+  Message,
+  MessageType,
+  ReadState,
+  SoftState,
+  InitialState,
+} from './core/types.js';
+
+export { MemoryStorage, entrySize, entriesSize, limitSize } from './core/storage.js';
+export type { Storage } from './core/storage.js';
