@@ -1,0 +1,379 @@
+/**
+ * The four algorithms as pure policies over small per-key state objects. A policy never reads a
+ * clock: `now` is an argument. The Redis store's Lua scripts (lua.ts) are line-by-line ports of
+ * these functions and perform the same IEEE-754 operations in the same order, so a memory limiter
+ * and a Redis limiter given the same calls and the same clock return identical decisions.
+ */
+import type { Algorithm, Params, RateLimitDecision } from './config.js';
+
+/** 2^-52: relative step used to nudge a wait past float rounding. */
+const EPS = 2.220446049250313e-16;
+/** Smallest nudge in ms. */
+const MIN_STEP = 1e-9;
+/** Bound on nudges; doubling steps from 1e-9 cover every finite wait well before this. */
+const MAX_NUDGES = 1100;
+
+export interface Policy<S> {
+  readonly algorithm: Algorithm;
+  readonly params: Params;
+  /** State of a key never seen (or fully idle) at time `now`. */
+  create(now: number): S;
+  /** Decides, consuming `n` when allowed. `n` is already validated (integer in 1..limit). */
+  decide(s: S, now: number, n: number): RateLimitDecision;
+  /** Would `decide(s, t, n)` allow? Pure. */
+  allowedAt(s: S, t: number, n: number): boolean;
+  /** Time from which the state is indistinguishable from `create()`: the key can be forgotten. */
+  idleAt(s: S): number;
+  /** Units available at `now` without consuming (fractional for the token bucket). Pure. */
+  available(s: S, now: number): number;
+}
+
+/**
+ * Smallest `r ≥ raw` (up to float steps) such that `decide` at `now + r` allows. `raw` is the exact
+ * real-number answer; float rounding can put `now + raw` a hair early, so it is checked against the
+ * very expression `decide` evaluates and nudged forward until that passes.
+ */
+export function settle<S>(p: Policy<S>, s: S, now: number, raw: number, n: number): number {
+  let r = raw > 0 ? raw : 0;
+  let step = 0;
+  for (let i = 0; i < MAX_NUDGES && !p.allowedAt(s, now + r, n); i++) {
+    if (step === 0) step = Math.max(Math.abs(now + r) * EPS, MIN_STEP);
+    r += step;
+    step *= 2;
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token bucket
+
+export class BucketState {
+  tokens: number;
+  last: number;
+  constructor(tokens: number, last: number) {
+    this.tokens = tokens;
+    this.last = last;
+  }
+}
+
+/**
+ * Capacity `limit`, refill `ratePerMs`, starts full, refilled lazily on each call (never by a
+ * timer), fractional tokens. A clock that goes backwards refills nothing.
+ */
+export class TokenBucketPolicy implements Policy<BucketState> {
+  readonly algorithm = 'token-bucket';
+  readonly params: Params;
+  readonly #cap: number;
+  readonly #rate: number;
+
+  constructor(params: Params) {
+    this.params = params;
+    this.#cap = params.limit;
+    this.#rate = params.ratePerMs;
+  }
+
+  create(now: number): BucketState {
+    return new BucketState(this.#cap, now);
+  }
+
+  decide(s: BucketState, now: number, n: number): RateLimitDecision {
+    const cap = this.#cap;
+    const rate = this.#rate;
+    if (now > s.last) {
+      s.tokens = Math.min(cap, s.tokens + (now - s.last) * rate);
+      s.last = now;
+    }
+    const tokens = s.tokens;
+    if (tokens >= n) {
+      const left = tokens - n;
+      s.tokens = left;
+      return { allowed: true, remaining: Math.floor(left), retryAfterMs: 0, resetAtMs: s.last + (cap - left) / rate };
+    }
+    const ahead = s.last > now ? s.last - now : 0;
+    const retry = settle(this, s, now, ahead + (n - tokens) / rate, n);
+    return { allowed: false, remaining: Math.floor(tokens), retryAfterMs: retry, resetAtMs: s.last + (cap - tokens) / this.#rate };
+  }
+
+  allowedAt(s: BucketState, t: number, n: number): boolean {
+    const tokens = t > s.last ? Math.min(this.#cap, s.tokens + (t - s.last) * this.#rate) : s.tokens;
+    return tokens >= n;
+  }
+
+  idleAt(s: BucketState): number {
+    return s.last + (this.#cap - s.tokens) / this.#rate;
+  }
+
+  available(s: BucketState, now: number): number {
+    return now > s.last ? Math.min(this.#cap, s.tokens + (now - s.last) * this.#rate) : s.tokens;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixed window
+
+export class WindowState {
+  idx: number;
+  count: number;
+  constructor(idx: number, count: number) {
+    this.idx = idx;
+    this.count = count;
+  }
+}
+
+/** At most `limit` units per window `[k·W, (k+1)·W)`, windows aligned to clock 0. */
+export class FixedWindowPolicy implements Policy<WindowState> {
+  readonly algorithm = 'fixed-window';
+  readonly params: Params;
+  readonly #limit: number;
+  readonly #w: number;
+
+  constructor(params: Params) {
+    this.params = params;
+    this.#limit = params.limit;
+    this.#w = params.windowMs;
+  }
+
+  create(now: number): WindowState {
+    return new WindowState(Math.floor(now / this.#w), 0);
+  }
+
+  decide(s: WindowState, now: number, n: number): RateLimitDecision {
+    const w = this.#w;
+    const idx = Math.floor(now / w);
+    if (idx > s.idx) {
+      s.idx = idx;
+      s.count = 0;
+    }
+    if (s.count + n <= this.#limit) {
+      s.count += n;
+      return { allowed: true, remaining: this.#limit - s.count, retryAfterMs: 0, resetAtMs: (s.idx + 1) * w };
+    }
+    const retry = settle(this, s, now, (s.idx + 1) * w - now, n);
+    return { allowed: false, remaining: this.#limit - s.count, retryAfterMs: retry, resetAtMs: (s.idx + 1) * w };
+  }
+
+  allowedAt(s: WindowState, t: number, n: number): boolean {
+    if (Math.floor(t / this.#w) > s.idx) return n <= this.#limit;
+    return s.count + n <= this.#limit;
+  }
+
+  idleAt(s: WindowState): number {
+    return s.count > 0 ? (s.idx + 1) * this.#w : -Infinity;
+  }
+
+  available(s: WindowState, now: number): number {
+    return Math.floor(now / this.#w) > s.idx ? this.#limit : this.#limit - s.count;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sliding-window counter
+
+export class CounterState {
+  idx: number;
+  prev: number;
+  curr: number;
+  constructor(idx: number, prev: number, curr: number) {
+    this.idx = idx;
+    this.prev = prev;
+    this.curr = curr;
+  }
+}
+
+/**
+ * The O(1) sliding-window counter: estimate = previous window's count × the fraction of the
+ * sliding window that still overlaps it + the current window's count. Admits when
+ * `estimate + n ≤ limit`. Two numbers and a window index per key.
+ */
+export class SlidingWindowPolicy implements Policy<CounterState> {
+  readonly algorithm = 'sliding-window';
+  readonly params: Params;
+  readonly #limit: number;
+  readonly #w: number;
+
+  constructor(params: Params) {
+    this.params = params;
+    this.#limit = params.limit;
+    this.#w = params.windowMs;
+  }
+
+  create(now: number): CounterState {
+    return new CounterState(Math.floor(now / this.#w), 0, 0);
+  }
+
+  #weight(idx: number, t: number): number {
+    const w = 1 - (t - idx * this.#w) / this.#w;
+    return w < 0 ? 0 : w > 1 ? 1 : w;
+  }
+
+  decide(s: CounterState, now: number, n: number): RateLimitDecision {
+    const w = this.#w;
+    const limit = this.#limit;
+    const idx = Math.floor(now / w);
+    if (idx > s.idx) {
+      s.prev = idx === s.idx + 1 ? s.curr : 0;
+      s.curr = 0;
+      s.idx = idx;
+    }
+    const est = s.prev * this.#weight(s.idx, now) + s.curr;
+    if (est + n <= limit) {
+      s.curr += n;
+      const left = limit - (est + n);
+      return { allowed: true, remaining: left > 0 ? Math.floor(left) : 0, retryAfterMs: 0, resetAtMs: (s.idx + 2) * w };
+    }
+    let at: number;
+    if (s.curr + n <= limit) {
+      // Wait for the previous window's weight to decay.
+      at = s.idx * w + w * (1 - (limit - s.curr - n) / s.prev);
+    } else {
+      // Next window: the current count becomes the decaying previous one.
+      at = (s.idx + 1) * w + w * (1 - (limit - n) / s.curr);
+    }
+    const retry = settle(this, s, now, at - now, n);
+    const left = limit - est;
+    return { allowed: false, remaining: left > 0 ? Math.floor(left) : 0, retryAfterMs: retry, resetAtMs: this.idleAt(s) };
+  }
+
+  allowedAt(s: CounterState, t: number, n: number): boolean {
+    const idx = Math.floor(t / this.#w);
+    let prev = s.prev;
+    let curr = s.curr;
+    let i = s.idx;
+    if (idx > i) {
+      prev = idx === i + 1 ? curr : 0;
+      curr = 0;
+      i = idx;
+    }
+    return prev * this.#weight(i, t) + curr + n <= this.#limit;
+  }
+
+  idleAt(s: CounterState): number {
+    return s.curr > 0 ? (s.idx + 2) * this.#w : s.prev > 0 ? (s.idx + 1) * this.#w : -Infinity;
+  }
+
+  available(s: CounterState, now: number): number {
+    const idx = Math.floor(now / this.#w);
+    let prev = s.prev;
+    let curr = s.curr;
+    let i = s.idx;
+    if (idx > i) {
+      prev = idx === i + 1 ? curr : 0;
+      curr = 0;
+      i = idx;
+    }
+    const left = this.#limit - (prev * this.#weight(i, now) + curr);
+    return left > 0 ? left : 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sliding log
+
+/** Admitted requests as (time, weight) in time order, from `head` on. */
+export class LogState {
+  times: number[] = [];
+  weights: number[] = [];
+  head = 0;
+  sum = 0;
+}
+
+/**
+ * The exact sliding log: admits when the weights of the requests admitted in the last `W` ms plus
+ * `n` stay within `limit`. An entry admitted at `a` stops counting at the first `t` with
+ * `t - a ≥ W`. At most `limit` entries per key (each weighs ≥ 1).
+ */
+export class SlidingLogPolicy implements Policy<LogState> {
+  readonly algorithm = 'sliding-log';
+  readonly params: Params;
+  readonly #limit: number;
+  readonly #w: number;
+
+  constructor(params: Params) {
+    this.params = params;
+    this.#limit = params.limit;
+    this.#w = params.windowMs;
+  }
+
+  create(_now: number): LogState {
+    return new LogState();
+  }
+
+  #expire(s: LogState, now: number): void {
+    const w = this.#w;
+    const times = s.times;
+    let h = s.head;
+    while (h < times.length && now - (times[h] ?? 0) >= w) {
+      s.sum -= (s.weights[h] ?? 0);
+      h++;
+    }
+    if (h === times.length) {
+      times.length = 0;
+      s.weights.length = 0;
+      h = 0;
+    } else if (h > 16 && h * 2 > times.length) {
+      times.splice(0, h);
+      s.weights.splice(0, h);
+      h = 0;
+    }
+    s.head = h;
+  }
+
+  decide(s: LogState, now: number, n: number): RateLimitDecision {
+    const w = this.#w;
+    const limit = this.#limit;
+    this.#expire(s, now);
+    const times = s.times;
+    if (s.sum + n <= limit) {
+      // Keep times ordered even if the clock steps back.
+      const last = times.length > s.head ? (times[times.length - 1] ?? 0) : now;
+      const at = now > last ? now : last;
+      times.push(at);
+      s.weights.push(n);
+      s.sum += n;
+      return { allowed: true, remaining: limit - s.sum, retryAfterMs: 0, resetAtMs: at + w };
+    }
+    // Free the oldest entries until n fits; the wait ends when the last of those expires.
+    const need = s.sum + n - limit;
+    let freed = 0;
+    let i = s.head;
+    while (freed < need && i < times.length) {
+      freed += (s.weights[i] ?? 0);
+      i++;
+    }
+    const retry = settle(this, s, now, (times[i - 1] ?? 0) + w - now, n);
+    return { allowed: false, remaining: limit - s.sum, retryAfterMs: retry, resetAtMs: (times[times.length - 1] ?? 0) + w };
+  }
+
+  allowedAt(s: LogState, t: number, n: number): boolean {
+    const w = this.#w;
+    let sum = s.sum;
+    for (let h = s.head; h < s.times.length && t - (s.times[h] ?? 0) >= w; h++) sum -= (s.weights[h] ?? 0);
+    return sum + n <= this.#limit;
+  }
+
+  idleAt(s: LogState): number {
+    return s.times.length > s.head ? (s.times[s.times.length - 1] ?? 0) + this.#w : -Infinity;
+  }
+
+  available(s: LogState, now: number): number {
+    const w = this.#w;
+    let sum = s.sum;
+    for (let h = s.head; h < s.times.length && now - (s.times[h] ?? 0) >= w; h++) sum -= (s.weights[h] ?? 0);
+    return this.#limit - sum;
+  }
+}
+
+export type AnyState = BucketState | WindowState | CounterState | LogState;
+
+export function policyFor(params: Params): Policy<AnyState> {
+  switch (params.algorithm) {
+    case 'token-bucket':
+      return new TokenBucketPolicy(params);
+    case 'fixed-window':
+      return new FixedWindowPolicy(params);
+    case 'sliding-window':
+      return new SlidingWindowPolicy(params);
+    case 'sliding-log':
+      return new SlidingLogPolicy(params);
+  }
+}
