@@ -1,1 +1,24 @@
-export {};
+export {
+  PoolError,
+  isPoolError,
+  InvalidOptionError,
+  AcquireTimeoutError,
+  WaitersFullError,
+  CreateError,
+  DrainTimeoutError,
+  NoEndpointError,
+} from './errors.js';
+export type { PoolErrorCode } from './errors.js';
+export { systemScheduler } from './scheduler.js';
+export type { Scheduler } from './scheduler.js';
+export { ConnectionPool } from './pool.js';
+export type {
+  PoolFactory,
+  PoolOptions,
+  AcquireOptions,
+  DrainOptions,
+  ResourceState,
+  ResourceInfo,
+  PoolStats,
+  Lease,
+} from './pool.js';

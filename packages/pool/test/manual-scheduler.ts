@@ -1,0 +1,50 @@
+import type { Scheduler } from '../src/index.js';
+
+/** A deterministic clock + timer queue for tests: time moves only through `advance`. */
+export class ManualScheduler implements Scheduler {
+  private t = 0;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; seq: number; fn: () => void }>();
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), seq: id, fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in order and flushing promise jobs after each. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    await flush();
+    for (;;) {
+      let next: { id: number; at: number; seq: number; fn: () => void } | undefined;
+      for (const [id, x] of this.timers) {
+        if (x.at <= end && (next === undefined || x.at < next.at || (x.at === next.at && x.seq < next.seq))) next = { id, ...x };
+      }
+      if (next === undefined) break;
+      this.timers.delete(next.id);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+      await flush();
+    }
+    this.t = end;
+    await flush();
+  }
+}
+
+/** Lets every queued promise job run. */
+export function flush(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
