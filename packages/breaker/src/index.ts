@@ -1,1 +1,40 @@
-export {};
+export {
+  AbortedError,
+  BreakerError,
+  CircuitOpenError,
+  InvalidConfigError,
+  RetriesExhaustedError,
+  TimeoutError,
+  isAbortedError,
+  isBreakerError,
+  isCircuitOpenError,
+  isInvalidConfigError,
+  isRetriesExhaustedError,
+  isTimeoutError,
+} from './errors.js';
+export type { BreakerErrorCode, GiveUpReason, RejectionReason } from './errors.js';
+
+export { systemClock, systemRandom } from './clock.js';
+export type { Clock, Random } from './clock.js';
+
+export { once } from './events.js';
+export type { Event } from './events.js';
+
+export type { ExecuteOptions, Policy, PolicyContext, PolicyFn } from './policy.js';
+
+export type { TripPolicy, WindowSnapshot } from './window.js';
+
+export { CircuitBreaker } from './breaker.js';
+export type {
+  BreakerSnapshot,
+  BreakerStats,
+  CircuitBreakerOptions,
+  CircuitState,
+  FailureEvent,
+  Permit,
+  Rejection,
+  RejectionEvent,
+  ResetBackoff,
+  StateChange,
+  SuccessEvent,
+} from './breaker.js';
