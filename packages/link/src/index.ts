@@ -1,1 +1,24 @@
-export {};
+export { LinkError, WireError, PeerRejectedError, InvalidArgumentError, AbortedError, ALERTS, alertName, isLinkError } from './errors.js';
+export type { LinkErrorCode } from './errors.js';
+export { nodeCrypto, portableCrypto, CIPHER_IDS, cipherFromId, nonceLength } from './crypto.js';
+export type { CipherId, CryptoProvider, Aead, Signer, Ephemeral } from './crypto.js';
+export { Identity, nodeIdFromPublicKey, publicKeyFromNodeId, isNodeId, verifySignature, NODE_ID_LENGTH } from './identity.js';
+export type { SaveOptions } from './identity.js';
+export {
+  InitiatorHandshake,
+  ResponderHandshake,
+  parseHello,
+  parseReply,
+  parseAuth,
+  parseAlert,
+  encodeHello,
+  MAX_HANDSHAKE_MESSAGE,
+  SUPPORTED_VERSIONS,
+} from './handshake.js';
+export type { Hello, Reply, Auth, HandshakeResult, HandshakeOptions } from './handshake.js';
+export { RecordSender, RecordReceiver, RecordType, RECORD_HEADER, RECORD_OVERHEAD, recordNonce, nextKey } from './record.js';
+export type { SenderOptions, ReceiverOptions, OpenedRecord } from './record.js';
+export { socketDuplex, memoryDuplexPair } from './duplex.js';
+export type { FrameDuplex, FrameSink, MemoryDuplex, SocketDuplexOptions } from './duplex.js';
+export { SecureChannel, systemClock } from './channel.js';
+export type { ChannelOptions, ChannelStats, Clock, PeerIdentity } from './channel.js';

@@ -1,0 +1,353 @@
+/**
+ * Crypto providers. The protocol needs Ed25519, X25519, SHA-512, HKDF-SHA-512 and an AEAD.
+ *
+ * - {@link nodeCrypto} (the default) uses `node:crypto` (OpenSSL): Ed25519 ~35k sign/s, AES-256-GCM
+ *   and ChaCha20-Poly1305 at 1.8–2.4 GB/s; XSalsa20-Poly1305 comes from tweetnacl.
+ * - {@link portableCrypto} is pure JavaScript (tweetnacl): it runs anywhere, ~100× slower for
+ *   signatures and offers only XSalsa20-Poly1305.
+ *
+ * Both produce identical bytes for what they share (Ed25519 signatures are deterministic, X25519,
+ * SHA-512, HKDF, XSalsa20-Poly1305), which the tests check against @noble and libsodium.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes as nodeRandomBytes,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
+import nacl from 'tweetnacl';
+import { concatBytes, toHex } from './bytes.js';
+import { LinkError } from './errors.js';
+
+/** AEAD ciphers the record layer can negotiate (wire ids in PROTOCOL.md §3). */
+export type CipherId = 'aes-256-gcm' | 'chacha20-poly1305' | 'xsalsa20-poly1305';
+
+/** One-byte wire ids of the ciphers. */
+export const CIPHER_IDS: Readonly<Record<CipherId, number>> = {
+  'chacha20-poly1305': 1,
+  'aes-256-gcm': 2,
+  'xsalsa20-poly1305': 3,
+};
+
+export function cipherFromId(id: number): CipherId | undefined {
+  for (const [k, v] of Object.entries(CIPHER_IDS)) if (v === id) return k as CipherId;
+  return undefined;
+}
+
+/** Nonce length in bytes of each cipher. */
+export function nonceLength(cipher: CipherId): number {
+  return cipher === 'xsalsa20-poly1305' ? 24 : 12;
+}
+
+export const TAG_LENGTH = 16;
+export const KEY_LENGTH = 32;
+
+/** A keyed AEAD. The sealed form is 16 bytes longer than the plaintext. */
+export interface Aead {
+  readonly cipher: CipherId;
+  /**
+   * Seals `plaintext`; the result has `headroom` unused bytes at the start (so a caller can write a
+   * header there without another copy) followed by the sealed bytes. XSalsa20-Poly1305 has no
+   * associated data: `aad` is ignored and must be bound through the nonce (the record layer does).
+   */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom?: number): Uint8Array;
+  /** Opens sealed bytes; undefined when authentication fails. */
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+}
+
+/** An Ed25519 private key bound to its public key. */
+export interface Signer {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/** An ephemeral X25519 key pair whose private half stays inside the provider. */
+export interface Ephemeral {
+  readonly publicKey: Uint8Array;
+  /** X25519(private, peer); throws BAD_KEY for a low-order peer key (all-zero output). */
+  agree(peerPublicKey: Uint8Array): Uint8Array;
+}
+
+export interface CryptoProvider {
+  readonly name: string;
+  /** Ciphers this provider implements, fastest first (the default offer order). */
+  readonly ciphers: readonly CipherId[];
+  signer(seed: Uint8Array): Signer;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** A fresh X25519 key pair, or the one for a fixed private key (test vectors). */
+  ephemeral(privateKey?: Uint8Array): Ephemeral;
+  aead(cipher: CipherId, key: Uint8Array): Aead;
+  sha512(data: Uint8Array): Uint8Array;
+  hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  randomBytes(n: number): Uint8Array;
+}
+
+function checkLen(what: string, b: Uint8Array, n: number): void {
+  if (!(b instanceof Uint8Array) || b.length !== n) throw new LinkError('BAD_KEY', `${what} must be ${n} bytes`);
+}
+
+function checkShared(s: Uint8Array): Uint8Array {
+  let d = 0;
+  for (const x of s) d |= x;
+  if (d === 0) throw new LinkError('BAD_KEY', 'X25519 produced an all-zero shared secret (low-order public key)');
+  return s;
+}
+
+// Ed25519 group order L, little-endian, for the canonical-S check (RFC 8032 §5.1.7).
+const L = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+]);
+
+/** True when the S half of a signature is < L (strict, non-malleable verification). */
+function canonicalS(sig: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = sig[32 + i] ?? 0;
+    const l = L[i] ?? 0;
+    if (s < l) return true;
+    if (s > l) return false;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pure-JS pieces (tweetnacl): XSalsa20-Poly1305, SHA-512, HMAC/HKDF-SHA-512.
+
+class SecretboxAead implements Aead {
+  readonly cipher = 'xsalsa20-poly1305' as const;
+  readonly #key: Uint8Array;
+  constructor(key: Uint8Array) {
+    this.#key = Uint8Array.from(key);
+  }
+  seal(nonce: Uint8Array, _aad: Uint8Array, plaintext: Uint8Array, headroom = 0): Uint8Array {
+    const boxed = nacl.secretbox(plaintext, nonce, this.#key);
+    if (headroom === 0) return boxed;
+    const out = new Uint8Array(headroom + boxed.length);
+    out.set(boxed, headroom);
+    return out;
+  }
+  open(nonce: Uint8Array, _aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    return nacl.secretbox.open(sealed, nonce, this.#key) ?? undefined;
+  }
+}
+
+function hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const block = 128;
+  let k = key.length > block ? nacl.hash(key) : key;
+  const padded = new Uint8Array(block);
+  padded.set(k);
+  k = padded;
+  const ipad = new Uint8Array(block);
+  const opad = new Uint8Array(block);
+  for (let i = 0; i < block; i++) {
+    ipad[i] = (k[i] ?? 0) ^ 0x36;
+    opad[i] = (k[i] ?? 0) ^ 0x5c;
+  }
+  return nacl.hash(concatBytes(opad, nacl.hash(concatBytes(ipad, data))));
+}
+
+/** RFC 5869 HKDF with SHA-512, pure JS. */
+function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (length > 255 * 64) throw new LinkError('INVALID_ARGUMENT', 'hkdf length too large');
+  const prk = hmacSha512(salt.length > 0 ? salt : new Uint8Array(64), ikm);
+  const out = new Uint8Array(length);
+  let t: Uint8Array = new Uint8Array(0);
+  let o = 0;
+  for (let i = 1; o < length; i++) {
+    t = hmacSha512(prk, concatBytes(t, info, Uint8Array.of(i)));
+    out.set(t.subarray(0, Math.min(t.length, length - o)), o);
+    o += t.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Portable provider: tweetnacl only.
+
+class NaclEphemeral implements Ephemeral {
+  readonly publicKey: Uint8Array;
+  readonly #priv: Uint8Array;
+  constructor(priv: Uint8Array) {
+    this.#priv = priv;
+    this.publicKey = nacl.scalarMult.base(priv);
+  }
+  agree(peer: Uint8Array): Uint8Array {
+    checkLen('X25519 public key', peer, 32);
+    return checkShared(nacl.scalarMult(this.#priv, peer));
+  }
+}
+
+/** Pure-JavaScript provider (tweetnacl). Offers only XSalsa20-Poly1305. */
+export const portableCrypto: CryptoProvider = Object.freeze({
+  name: 'portable',
+  ciphers: ['xsalsa20-poly1305'] as const,
+  signer(seed: Uint8Array): Signer {
+    checkLen('Ed25519 seed', seed, 32);
+    const kp = nacl.sign.keyPair.fromSeed(seed);
+    return { publicKey: kp.publicKey, sign: (m) => nacl.sign.detached(m, kp.secretKey) };
+  },
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature)) return false;
+    return nacl.sign.detached.verify(message, signature, publicKey);
+  },
+  ephemeral(privateKey?: Uint8Array): Ephemeral {
+    if (privateKey !== undefined) checkLen('X25519 private key', privateKey, 32);
+    return new NaclEphemeral(privateKey ?? nacl.randomBytes(32));
+  },
+  aead(cipher: CipherId, key: Uint8Array): Aead {
+    checkLen('AEAD key', key, KEY_LENGTH);
+    if (cipher !== 'xsalsa20-poly1305') throw new LinkError('UNSUPPORTED_CIPHER', `portable provider has no ${cipher}`);
+    return new SecretboxAead(key);
+  },
+  sha512: (d: Uint8Array) => nacl.hash(d),
+  hkdf: hkdfSha512,
+  randomBytes: (n: number) => nacl.randomBytes(n),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Node provider: OpenSSL through node:crypto.
+
+const ED_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const ED_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const X_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+
+function rawPublic(k: KeyObject): Uint8Array {
+  return new Uint8Array(k.export({ format: 'der', type: 'spki' }).subarray(12));
+}
+
+const verifyKeys = new Map<string, KeyObject>();
+const VERIFY_KEY_CACHE = 1024;
+
+function edPublicKeyObject(pub: Uint8Array): KeyObject {
+  const hex = toHex(pub);
+  let k = verifyKeys.get(hex);
+  if (k === undefined) {
+    k = createPublicKey({ key: Buffer.concat([ED_SPKI, pub]), format: 'der', type: 'spki' });
+    if (verifyKeys.size >= VERIFY_KEY_CACHE) {
+      const first = verifyKeys.keys().next();
+      if (first.done !== true) verifyKeys.delete(first.value);
+    }
+    verifyKeys.set(hex, k);
+  }
+  return k;
+}
+
+class NodeEphemeral implements Ephemeral {
+  readonly publicKey: Uint8Array;
+  readonly #priv: KeyObject;
+  constructor(privateKey?: Uint8Array) {
+    if (privateKey === undefined) {
+      const kp = generateKeyPairSync('x25519');
+      this.#priv = kp.privateKey;
+      this.publicKey = rawPublic(kp.publicKey);
+    } else {
+      this.#priv = createPrivateKey({ key: Buffer.concat([X_PKCS8, privateKey]), format: 'der', type: 'pkcs8' });
+      this.publicKey = rawPublic(createPublicKey(this.#priv));
+    }
+  }
+  agree(peer: Uint8Array): Uint8Array {
+    checkLen('X25519 public key', peer, 32);
+    let pub: KeyObject;
+    try {
+      pub = createPublicKey({ key: Buffer.concat([X_SPKI, peer]), format: 'der', type: 'spki' });
+    } catch (e) {
+      throw new LinkError('BAD_KEY', 'invalid X25519 public key', { cause: e });
+    }
+    let shared: Buffer;
+    try {
+      shared = diffieHellman({ privateKey: this.#priv, publicKey: pub });
+    } catch (e) {
+      // OpenSSL refuses low-order points outright.
+      throw new LinkError('BAD_KEY', 'X25519 failed (low-order public key)', { cause: e });
+    }
+    return checkShared(new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength));
+  }
+}
+
+class NodeAead implements Aead {
+  readonly cipher: 'aes-256-gcm' | 'chacha20-poly1305';
+  readonly #key: KeyObject | Buffer;
+  constructor(cipher: 'aes-256-gcm' | 'chacha20-poly1305', key: Uint8Array) {
+    this.cipher = cipher;
+    this.#key = Buffer.from(key);
+  }
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom = 0): Uint8Array {
+    const c = createCipheriv(this.cipher as 'chacha20-poly1305', this.#key, nonce, { authTagLength: TAG_LENGTH });
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    const out = Buffer.allocUnsafe(headroom + plaintext.length + TAG_LENGTH);
+    const ct = c.update(plaintext);
+    ct.copy(out, headroom);
+    const fin = c.final();
+    if (fin.length > 0) fin.copy(out, headroom + ct.length);
+    c.getAuthTag().copy(out, headroom + plaintext.length);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    if (sealed.length < TAG_LENGTH) return undefined;
+    const n = sealed.length - TAG_LENGTH;
+    const d = createDecipheriv(this.cipher as 'chacha20-poly1305', this.#key, nonce, { authTagLength: TAG_LENGTH });
+    d.setAuthTag(sealed.subarray(n));
+    d.setAAD(aad, { plaintextLength: n });
+    const pt = d.update(sealed.subarray(0, n));
+    try {
+      d.final();
+    } catch {
+      return undefined;
+    }
+    return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
+  }
+}
+
+/** The default provider: node:crypto (OpenSSL), plus tweetnacl for XSalsa20-Poly1305. */
+export const nodeCrypto: CryptoProvider = Object.freeze({
+  name: 'node',
+  ciphers: ['aes-256-gcm', 'chacha20-poly1305', 'xsalsa20-poly1305'] as const,
+  signer(seed: Uint8Array): Signer {
+    checkLen('Ed25519 seed', seed, 32);
+    const priv = createPrivateKey({ key: Buffer.concat([ED_PKCS8, seed]), format: 'der', type: 'pkcs8' });
+    const publicKey = rawPublic(createPublicKey(priv));
+    return {
+      publicKey,
+      sign: (m) => {
+        const s = nodeSign(null, m, priv);
+        return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+      },
+    };
+  },
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature)) return false;
+    try {
+      return nodeVerify(null, message, edPublicKeyObject(publicKey), signature);
+    } catch {
+      return false;
+    }
+  },
+  ephemeral(privateKey?: Uint8Array): Ephemeral {
+    if (privateKey !== undefined) checkLen('X25519 private key', privateKey, 32);
+    return new NodeEphemeral(privateKey);
+  },
+  aead(cipher: CipherId, key: Uint8Array): Aead {
+    checkLen('AEAD key', key, KEY_LENGTH);
+    if (cipher === 'xsalsa20-poly1305') return new SecretboxAead(key);
+    if ((CIPHER_IDS as Record<string, number | undefined>)[cipher] === undefined) throw new LinkError('UNSUPPORTED_CIPHER', `unknown cipher ${cipher}`);
+    return new NodeAead(cipher, key);
+  },
+  sha512(d: Uint8Array): Uint8Array {
+    return new Uint8Array(createHash('sha512').update(d).digest());
+  },
+  hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+    return new Uint8Array(hkdfSync('sha512', ikm, salt, info, length));
+  },
+  randomBytes(n: number): Uint8Array {
+    return new Uint8Array(nodeRandomBytes(n));
+  },
+});

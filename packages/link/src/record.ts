@@ -1,0 +1,232 @@
+/**
+ * The record layer (PROTOCOL.md §4): AEAD per record, counter nonces bound to the record header,
+ * a replay window, and key updates after a byte or time budget. Pure: time comes in as arguments.
+ */
+import { utf8 } from './bytes.js';
+import { KEY_LENGTH, TAG_LENGTH, type Aead, type CipherId, type CryptoProvider } from './crypto.js';
+import { LinkError, WireError } from './errors.js';
+
+export const RECORD_HEADER = 10;
+export const RECORD_OVERHEAD = RECORD_HEADER + TAG_LENGTH;
+
+export const RecordType = {
+  close: 0x15,
+  rekey: 0x16,
+  data: 0x17,
+  ping: 0x18,
+  pong: 0x19,
+  ready: 0x1a,
+} as const;
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(RecordType));
+
+const L_REKEY = utf8('abi-link/1 rekey');
+const SEQ_LIMIT = 2n ** 62n;
+
+/** The next key of a direction after a key update: HKDF-SHA-512(ikm = key, salt = "", info = "abi-link/1 rekey"). */
+export function nextKey(p: CryptoProvider, key: Uint8Array): Uint8Array {
+  return p.hkdf(key, new Uint8Array(0), L_REKEY, KEY_LENGTH);
+}
+
+/** nonce = iv XOR (0… ‖ type ‖ phase ‖ seq as u64 BE), placed at the end of the nonce. */
+export function recordNonce(iv: Uint8Array, type: number, phase: number, seq: bigint): Uint8Array {
+  const n = Uint8Array.from(iv);
+  const L = n.length;
+  let s = seq;
+  for (let i = L - 1; i >= L - 8; i--) {
+    n[i] = (n[i] ?? 0) ^ Number(s & 0xffn);
+    s >>= 8n;
+  }
+  n[L - 9] = (n[L - 9] ?? 0) ^ phase;
+  n[L - 10] = (n[L - 10] ?? 0) ^ type;
+  return n;
+}
+
+function writeHeader(out: Uint8Array, type: number, phase: number, seq: bigint): void {
+  out[0] = type;
+  out[1] = phase;
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(2, seq);
+}
+
+export interface SenderOptions {
+  /** Plaintext bytes after which the sender updates its key. Default 1 GiB. */
+  readonly rekeyAfterBytes?: number;
+  /** Milliseconds after which the sender updates its key. Default 1 hour. */
+  readonly rekeyAfterMs?: number;
+}
+
+/** Seals outgoing records for one direction. */
+export class RecordSender {
+  readonly #p: CryptoProvider;
+  readonly #cipher: CipherId;
+  readonly #iv: Uint8Array;
+  #key: Uint8Array;
+  #aead: Aead;
+  #seq = 0n;
+  #phase = 0;
+  #bytes = 0;
+  #since: number;
+  readonly #maxBytes: number;
+  readonly #maxMs: number;
+  /** Number of key updates so far. */
+  rekeys = 0;
+
+  constructor(p: CryptoProvider, cipher: CipherId, key: Uint8Array, iv: Uint8Array, now: number, o: SenderOptions = {}) {
+    this.#p = p;
+    this.#cipher = cipher;
+    this.#key = key;
+    this.#iv = iv;
+    this.#aead = p.aead(cipher, key);
+    this.#since = now;
+    this.#maxBytes = o.rekeyAfterBytes ?? 2 ** 30;
+    this.#maxMs = o.rekeyAfterMs ?? 3_600_000;
+  }
+
+  get phase(): number {
+    return this.#phase;
+  }
+  get seq(): bigint {
+    return this.#seq;
+  }
+
+  /** True when the byte or time budget of the current key is spent. */
+  needsRekey(now: number): boolean {
+    return this.#bytes >= this.#maxBytes || now - this.#since >= this.#maxMs;
+  }
+
+  seal(type: RecordType, payload: Uint8Array): Uint8Array {
+    const seq = this.#seq;
+    if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
+    this.#seq = seq + 1n;
+    const header = new Uint8Array(RECORD_HEADER);
+    writeHeader(header, type, this.#phase, seq);
+    const out = this.#aead.seal(recordNonce(this.#iv, type, this.#phase, seq), header, payload, RECORD_HEADER);
+    out.set(header, 0);
+    this.#bytes += payload.length;
+    return out;
+  }
+
+  /** Seals a REKEY record under the current key, then switches to the next key and phase. */
+  rekey(now: number): Uint8Array {
+    const rec = this.seal(RecordType.rekey, new Uint8Array(0));
+    this.#key = nextKey(this.#p, this.#key);
+    this.#aead = this.#p.aead(this.#cipher, this.#key);
+    this.#phase = (this.#phase + 1) & 0xff;
+    this.#bytes = 0;
+    this.#since = now;
+    this.rekeys++;
+    return rec;
+  }
+}
+
+export interface ReceiverOptions {
+  /**
+   * 0 (default): records must arrive exactly in order, as on a stream transport; an older sequence
+   * number is a REPLAY, a newer one OUT_OF_ORDER. N > 0: a sliding window of N sequence numbers
+   * accepts reordering within the window and rejects duplicates and anything older (datagrams).
+   */
+  readonly replayWindow?: number;
+  /** Largest plaintext accepted. */
+  readonly maxPlaintext?: number;
+}
+
+export interface OpenedRecord {
+  readonly type: RecordType;
+  readonly seq: bigint;
+  readonly payload: Uint8Array;
+}
+
+/** Opens incoming records for one direction, enforcing order / the replay window. */
+export class RecordReceiver {
+  readonly #p: CryptoProvider;
+  readonly #cipher: CipherId;
+  readonly #iv: Uint8Array;
+  #key: Uint8Array;
+  #aead: Aead;
+  #prevAead: Aead | undefined;
+  #rekeySeq = 0n;
+  #phase = 0;
+  readonly #window: number;
+  readonly #maxPlaintext: number;
+  /** strict mode: next expected; window mode: highest seen + 1. */
+  #next = 0n;
+  readonly #bitmap: Uint8Array;
+
+  constructor(p: CryptoProvider, cipher: CipherId, key: Uint8Array, iv: Uint8Array, o: ReceiverOptions = {}) {
+    this.#p = p;
+    this.#cipher = cipher;
+    this.#key = key;
+    this.#iv = iv;
+    this.#aead = p.aead(cipher, key);
+    this.#window = o.replayWindow ?? 0;
+    this.#maxPlaintext = o.maxPlaintext ?? 16 * 1024 * 1024;
+    this.#bitmap = new Uint8Array(Math.ceil(this.#window / 8));
+  }
+
+  get phase(): number {
+    return this.#phase;
+  }
+
+  #bit(seq: bigint): [number, number] {
+    const i = Number(seq % BigInt(this.#window));
+    return [i >> 3, 1 << (i & 7)];
+  }
+
+  /** Checks the sequence number before decryption (cheap rejection, IPsec-style). */
+  #precheck(seq: bigint): void {
+    if (this.#window === 0) {
+      if (seq < this.#next) throw new LinkError('REPLAY', `record ${seq} replayed (expected ${this.#next})`);
+      if (seq > this.#next) throw new LinkError('OUT_OF_ORDER', `record ${seq} out of order (expected ${this.#next})`);
+      return;
+    }
+    if (seq >= this.#next) return;
+    if (this.#next - seq > BigInt(this.#window)) throw new LinkError('REPLAY', `record ${seq} is older than the replay window`);
+    const [byte, mask] = this.#bit(seq);
+    if (((this.#bitmap[byte] ?? 0) & mask) !== 0) throw new LinkError('REPLAY', `record ${seq} replayed`);
+  }
+
+  #accept(seq: bigint): void {
+    if (this.#window === 0) {
+      this.#next = seq + 1n;
+      return;
+    }
+    if (seq >= this.#next) {
+      // slide: clear bits for the sequence numbers skipped over
+      const gap = seq - this.#next;
+      if (gap >= BigInt(this.#window)) this.#bitmap.fill(0);
+      else for (let s = this.#next; s < seq; s++) {
+        const [b, m] = this.#bit(s);
+        this.#bitmap[b] = (this.#bitmap[b] ?? 0) & ~m;
+      }
+      this.#next = seq + 1n;
+    }
+    const [byte, mask] = this.#bit(seq);
+    this.#bitmap[byte] = (this.#bitmap[byte] ?? 0) | mask;
+  }
+
+  open(record: Uint8Array): OpenedRecord {
+    if (record.length < RECORD_OVERHEAD) throw new WireError('RECORD_MALFORMED', 'header', record.length, `record of ${record.length} bytes is shorter than ${RECORD_OVERHEAD}`);
+    if (record.length - RECORD_OVERHEAD > this.#maxPlaintext) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `record plaintext exceeds ${this.#maxPlaintext}`);
+    const type = record[0] ?? 0;
+    if (!KNOWN_TYPES.has(type)) throw new WireError('RECORD_MALFORMED', 'type', 0, `unknown record type 0x${type.toString(16)}`);
+    const phase = record[1] ?? 0;
+    const seq = new DataView(record.buffer, record.byteOffset, record.byteLength).getBigUint64(2);
+    this.#precheck(seq);
+    let aead: Aead;
+    if (phase === this.#phase) aead = this.#aead;
+    else if (this.#window > 0 && this.#prevAead !== undefined && phase === ((this.#phase + 255) & 0xff) && seq < this.#rekeySeq) aead = this.#prevAead;
+    else throw new WireError('RECORD_MALFORMED', 'phase', 1, `record key phase ${phase}, expected ${this.#phase}`);
+    const header = record.subarray(0, RECORD_HEADER);
+    const payload = aead.open(recordNonce(this.#iv, type, phase, seq), header, record.subarray(RECORD_HEADER));
+    if (payload === undefined) throw new LinkError('DECRYPT_FAILED', `record ${seq} failed authentication`);
+    this.#accept(seq);
+    if (type === RecordType.rekey) {
+      this.#prevAead = this.#aead;
+      this.#rekeySeq = seq;
+      this.#key = nextKey(this.#p, this.#key);
+      this.#aead = this.#p.aead(this.#cipher, this.#key);
+      this.#phase = (this.#phase + 1) & 0xff;
+    }
+    return { type: type as RecordType, seq, payload };
+  }
+}
