@@ -11,7 +11,8 @@ export type BreakerErrorCode =
   | 'RETRIES_EXHAUSTED'
   | 'TIMEOUT'
   | 'ABORTED'
-  | 'INVALID_CONFIG';
+  | 'INVALID_CONFIG'
+  | 'REGISTRY_FULL';
 
 /** Base class of every error of this package. */
 export class BreakerError extends Error {
@@ -110,6 +111,17 @@ export class InvalidConfigError extends BreakerError {
     super('INVALID_CONFIG', `${field}: ${message}`);
     this.name = 'InvalidConfigError';
     this.field = field;
+  }
+}
+
+/** A {@link CircuitRegistry} already holds `maxBreakers` breakers and was asked for a new name. */
+export class RegistryFullError extends BreakerError {
+  readonly maxBreakers: number;
+
+  constructor(maxBreakers: number) {
+    super('REGISTRY_FULL', `registry is full (${maxBreakers} breakers)`);
+    this.name = 'RegistryFullError';
+    this.maxBreakers = maxBreakers;
   }
 }
 

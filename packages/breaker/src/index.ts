@@ -3,6 +3,7 @@ export {
   BreakerError,
   CircuitOpenError,
   InvalidConfigError,
+  RegistryFullError,
   RetriesExhaustedError,
   TimeoutError,
   isAbortedError,
@@ -38,3 +39,6 @@ export type {
   StateChange,
   SuccessEvent,
 } from './breaker.js';
+
+export { CircuitRegistry } from './registry.js';
+export type { BreakerDefaults, CircuitRegistryOptions, RegistryStats } from './registry.js';
