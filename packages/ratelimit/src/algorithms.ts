@@ -22,8 +22,10 @@ export interface Policy<S> {
   decide(s: S, now: number, n: number): RateLimitDecision;
   /** Would `decide(s, t, n)` allow? Pure. */
   allowedAt(s: S, t: number, n: number): boolean;
-  /** Time from which the state is indistinguishable from `create()`: the key can be forgotten. */
+  /** Time from which the state is (about) a fresh key's; ranks eviction candidates. */
   idleAt(s: S): number;
+  /** Does `decide(s, now, ·)` behave exactly like `decide(create(now), now, ·)`? Then the key can be forgotten. */
+  isIdle(s: S, now: number): boolean;
   /** Units available at `now` without consuming (fractional for the token bucket). Pure. */
   available(s: S, now: number): number;
 }
@@ -99,6 +101,10 @@ export class TokenBucketPolicy implements Policy<BucketState> {
     return tokens >= n;
   }
 
+  isIdle(s: BucketState, now: number): boolean {
+    return now > s.last ? Math.min(this.#cap, s.tokens + (now - s.last) * this.#rate) >= this.#cap : s.tokens >= this.#cap && now === s.last;
+  }
+
   idleAt(s: BucketState): number {
     return s.last + (this.#cap - s.tokens) / this.#rate;
   }
@@ -155,6 +161,10 @@ export class FixedWindowPolicy implements Policy<WindowState> {
   allowedAt(s: WindowState, t: number, n: number): boolean {
     if (Math.floor(t / this.#w) > s.idx) return n <= this.#limit;
     return s.count + n <= this.#limit;
+  }
+
+  isIdle(s: WindowState, now: number): boolean {
+    return s.count === 0 || Math.floor(now / this.#w) > s.idx;
   }
 
   idleAt(s: WindowState): number {
@@ -245,6 +255,12 @@ export class SlidingWindowPolicy implements Policy<CounterState> {
       i = idx;
     }
     return prev * this.#weight(i, t) + curr + n <= this.#limit;
+  }
+
+  isIdle(s: CounterState, now: number): boolean {
+    const idx = Math.floor(now / this.#w);
+    if (idx < s.idx) return false;
+    return (s.prev === 0 && s.curr === 0) || idx > s.idx + 1 || (idx === s.idx + 1 && s.curr === 0);
   }
 
   idleAt(s: CounterState): number {
@@ -349,6 +365,10 @@ export class SlidingLogPolicy implements Policy<LogState> {
     let sum = s.sum;
     for (let h = s.head; h < s.times.length && t - (s.times[h] ?? 0) >= w; h++) sum -= (s.weights[h] ?? 0);
     return sum + n <= this.#limit;
+  }
+
+  isIdle(s: LogState, now: number): boolean {
+    return s.times.length === s.head || now - (s.times[s.times.length - 1] ?? 0) >= this.#w;
   }
 
   idleAt(s: LogState): number {

@@ -168,7 +168,7 @@ export class RateLimiter implements Disposable {
     const now = this.#clock.now();
     let n = 0;
     for (const [key, s] of this.#states) {
-      if (this.#policy.idleAt(s) <= now && !this.#queues.has(key)) {
+      if (this.#policy.isIdle(s, now) && !this.#queues.has(key)) {
         this.#states.delete(key);
         n++;
       }
@@ -221,7 +221,7 @@ export class RateLimiter implements Disposable {
     const policy = this.#policy;
     for (let i = 0; i < SWEEP_PER_INSERT && states.size > 0; i++) {
       const e = this.#next();
-      if (e !== undefined && policy.idleAt(e[1]) <= now && !this.#queues.has(e[0])) {
+      if (e !== undefined && policy.isIdle(e[1], now) && !this.#queues.has(e[0])) {
         states.delete(e[0]);
         this.#evictedIdle++;
       }
@@ -236,12 +236,19 @@ export class RateLimiter implements Disposable {
   #makeRoom(now: number): boolean {
     let victim: string | undefined;
     let victimAt = Infinity;
+    let victimIdle = false;
     const samples = Math.min(FULL_SAMPLE, this.#states.size);
     for (let i = 0; i < samples; i++) {
       const e = this.#next();
       if (e === undefined) break;
+      if (this.#queues.keys !== 0 && this.#queues.has(e[0])) continue;
+      if (this.#policy.isIdle(e[1], now)) {
+        victim = e[0];
+        victimIdle = true;
+        break;
+      }
       const at = this.#policy.idleAt(e[1]);
-      if (at < victimAt && (this.#queues.keys === 0 || !this.#queues.has(e[0]))) {
+      if (at < victimAt) {
         victim = e[0];
         victimAt = at;
       }
@@ -250,7 +257,7 @@ export class RateLimiter implements Disposable {
       this.#fullRetryAt = now;
       return this.#onFull === 'evict' ? this.#evictFirst() : false;
     }
-    if (victimAt <= now) {
+    if (victimIdle) {
       this.#evictedIdle++;
     } else if (this.#onFull === 'deny') {
       this.#fullRetryAt = victimAt;

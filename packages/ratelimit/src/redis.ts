@@ -1,0 +1,293 @@
+/**
+ * `@abi/ratelimit/redis`: the same limiters with their state in Redis, for limits shared by many
+ * processes. Each decision is one atomic Lua script (EVALSHA, falling back to EVAL when the server
+ * lost its script cache). ioredis is an optional peer dependency: this entry only uses a client you
+ * pass in, and imports nothing from ioredis at run time.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from './clock.js';
+import {
+  checkKey,
+  checkN,
+  nonNegative,
+  oneOf,
+  positiveFinite,
+  positiveInteger,
+  toParams,
+  type Algorithm,
+  type Params,
+  type RateLimitDecision,
+  type RateLimiterConfig,
+} from './config.js';
+import { ClosedError, RateLimitedError, StoreUnavailableError } from './errors.js';
+import { RateLimiter, type AcquireOptions, type FullPolicy } from './limiter.js';
+import { SCRIPTS } from './lua.js';
+import { WaitQueues } from './queue.js';
+
+/**
+ * What a decision does when Redis cannot be reached (connection down, error reply, or no answer
+ * within `commandTimeoutMs`):
+ * - `'local'` (default): decide with an in-process limiter of the same config. Limits hold per
+ *   process, so N processes may admit up to N × the limit while Redis is away.
+ * - `'fail-open'`: admit everything (availability over protection).
+ * - `'fail-closed'`: deny everything with `retryAfterMs = failClosedRetryMs` (protection over availability).
+ */
+export type UnavailablePolicy = 'local' | 'fail-open' | 'fail-closed';
+
+/**
+ * Whose clock the scripts use:
+ * - `'client'` (default): the injected {@link Clock}, passed with each call. Exact equivalence with
+ *   the memory limiter and fake-clock tests; processes must keep their clocks in sync (NTP): a
+ *   process whose clock runs δ ms ahead can take up to `rate × δ` units early. Time that goes
+ *   backwards (a lagging process) never creates units.
+ * - `'server'`: Redis `TIME` inside the script. Immune to client skew; not controllable by tests.
+ */
+export type TimeSource = 'client' | 'server';
+
+export interface RedisRateLimiterOptions extends RateLimiterConfig {
+  /** A connected (or lazily connecting) ioredis client; the limiter never closes it. */
+  readonly client: Redis;
+  /** Prefix of every Redis key (default `'abi:rl:'`). Give limiters with different configs different prefixes. */
+  readonly prefix?: string;
+  readonly clock?: Clock;
+  readonly time?: TimeSource;
+  readonly onUnavailable?: UnavailablePolicy;
+  /** A decision waits at most this long for Redis before `onUnavailable` applies (default 250). */
+  readonly commandTimeoutMs?: number;
+  /** `retryAfterMs` of a fail-closed denial (default 1 000). */
+  readonly failClosedRetryMs?: number;
+  /**
+   * Keys expire in Redis this long after their state would be fresh again (default 1 000 ms), so
+   * Redis memory stays bounded without any sweep. The slack absorbs client/server clock skew.
+   */
+  readonly ttlSlackMs?: number;
+  /** `maxKeys` / `onFull` of the local fallback limiter. */
+  readonly localMaxKeys?: number;
+  readonly localOnFull?: FullPolicy;
+  readonly maxQueuePerKey?: number;
+  readonly maxWaiters?: number;
+}
+
+export interface RedisRateLimiterStats {
+  readonly algorithm: Algorithm;
+  /** Decisions made by Redis. */
+  readonly allowed: number;
+  readonly denied: number;
+  /** Decisions Redis could not make (each also reported to `onStoreError`). */
+  readonly storeErrors: number;
+  /** Of those, decided by the local limiter / admitted (fail-open) / denied (fail-closed). */
+  readonly localDecisions: number;
+  readonly failOpenAdmits: number;
+  readonly failClosedDenials: number;
+  readonly scriptLoads: number;
+  readonly waiting: number;
+  readonly waitingKeys: number;
+}
+
+const DOWN = new Set(['end', 'close', 'reconnecting']);
+
+/** A keyed limiter whose state lives in Redis. Same semantics and decisions as {@link RateLimiter}. */
+export class RedisRateLimiter implements AsyncDisposable {
+  readonly #client: Redis;
+  readonly #params: Params;
+  readonly #script: string;
+  readonly #sha: string;
+  readonly #prefix: string;
+  readonly #clock: Clock;
+  readonly #serverTime: boolean;
+  readonly #onUnavailable: UnavailablePolicy;
+  readonly #timeoutMs: number;
+  readonly #failClosedRetryMs: number;
+  readonly #argLimit: string;
+  readonly #argRate: string;
+  readonly #argWindow: string;
+  readonly #argSlack: string;
+  readonly #local: RateLimiter;
+  readonly #queues: WaitQueues;
+  readonly #listeners = new Set<(e: StoreUnavailableError) => void>();
+  #closed = false;
+  #allowed = 0;
+  #denied = 0;
+  #storeErrors = 0;
+  #localDecisions = 0;
+  #failOpen = 0;
+  #failClosed = 0;
+  #scriptLoads = 0;
+
+  constructor(options: RedisRateLimiterOptions) {
+    const params = toParams(options);
+    if (typeof options.client !== 'object') throw new TypeError('client must be an ioredis client');
+    this.#client = options.client;
+    this.#params = params;
+    this.#script = SCRIPTS[params.algorithm];
+    this.#sha = createHash('sha1').update(this.#script).digest('hex');
+    this.#prefix = options.prefix ?? 'abi:rl:';
+    this.#clock = options.clock ?? systemClock;
+    this.#serverTime = (options.time === undefined ? 'client' : oneOf('time', options.time, ['client', 'server'])) === 'server';
+    this.#onUnavailable = options.onUnavailable === undefined ? 'local' : oneOf('onUnavailable', options.onUnavailable, ['local', 'fail-open', 'fail-closed']);
+    this.#timeoutMs = options.commandTimeoutMs === undefined ? 250 : positiveFinite('commandTimeoutMs', options.commandTimeoutMs);
+    this.#failClosedRetryMs = options.failClosedRetryMs === undefined ? 1000 : positiveFinite('failClosedRetryMs', options.failClosedRetryMs);
+    const slack = options.ttlSlackMs === undefined ? 1000 : nonNegative('ttlSlackMs', options.ttlSlackMs);
+    this.#argLimit = String(params.limit);
+    this.#argRate = String(params.ratePerMs);
+    this.#argWindow = String(params.windowMs);
+    this.#argSlack = String(Math.ceil(Math.min(slack, 1e12)));
+    this.#local = new RateLimiter({
+      requestsPerSecond: params.ratePerMs * 1000,
+      burst: params.limit,
+      algorithm: params.algorithm,
+      clock: this.#clock,
+      ...(options.localMaxKeys !== undefined ? { maxKeys: positiveInteger('localMaxKeys', options.localMaxKeys) } : {}),
+      ...(options.localOnFull !== undefined ? { onFull: options.localOnFull } : {}),
+    });
+    const perKey = options.maxQueuePerKey === undefined ? 1000 : positiveInteger('maxQueuePerKey', options.maxQueuePerKey);
+    const total = options.maxWaiters === undefined ? 10_000 : positiveInteger('maxWaiters', options.maxWaiters);
+    this.#queues = new WaitQueues((key, n) => this.#decide(key, n), this.#clock, perKey, total);
+  }
+
+  get algorithm(): Algorithm {
+    return this.#params.algorithm;
+  }
+
+  get limit(): number {
+    return this.#params.limit;
+  }
+
+  /** Decides at once (one round trip) whether `key` may consume `n` units now. Resolves denials; never rejects for them. */
+  async tryAcquire(key: string, n = 1): Promise<RateLimitDecision> {
+    checkKey(key);
+    checkN(n, this.#params.limit);
+    if (this.#closed) throw new ClosedError();
+    return this.#decide(key, n);
+  }
+
+  /** Like {@link RateLimiter.acquire}: FIFO per key within this process, bounded queues, `maxWaitMs`, `signal`. */
+  async acquire(key: string, n = 1, options: AcquireOptions = {}): Promise<RateLimitDecision> {
+    options.signal?.throwIfAborted();
+    if (this.#closed) throw new ClosedError();
+    checkKey(key);
+    checkN(n, this.#params.limit);
+    const maxWaitMs = options.maxWaitMs === undefined ? Infinity : nonNegative('maxWaitMs', options.maxWaitMs);
+    if (this.#queues.has(key)) return this.#queues.wait(key, n, maxWaitMs, options.signal, undefined);
+    const d = await this.#decide(key, n);
+    if (d.allowed) return d;
+    if (d.retryAfterMs > maxWaitMs) throw new RateLimitedError(key, d.retryAfterMs);
+    options.signal?.throwIfAborted();
+    return this.#queues.wait(key, n, maxWaitMs, options.signal, this.#queues.has(key) ? undefined : d.retryAfterMs);
+  }
+
+  /** Deletes `key`'s state in Redis (and in the local fallback); waiting `acquire` calls are re-decided. */
+  async reset(key: string): Promise<void> {
+    checkKey(key);
+    this.#local.reset(key);
+    await this.#withTimeout(this.#client.del(this.#prefix + key));
+    this.#queues.wake(key);
+  }
+
+  /** Subscribes to store failures (each failed decision reports one). */
+  onStoreError(listener: (error: StoreUnavailableError) => void): Disposable {
+    this.#listeners.add(listener);
+    return { [Symbol.dispose]: () => { this.#listeners.delete(listener); } };
+  }
+
+  stats(): RedisRateLimiterStats {
+    return {
+      algorithm: this.#params.algorithm,
+      allowed: this.#allowed,
+      denied: this.#denied,
+      storeErrors: this.#storeErrors,
+      localDecisions: this.#localDecisions,
+      failOpenAdmits: this.#failOpen,
+      failClosedDenials: this.#failClosed,
+      scriptLoads: this.#scriptLoads,
+      waiting: this.#queues.waiting,
+      waitingKeys: this.#queues.keys,
+    };
+  }
+
+  /** Rejects waiting `acquire` calls with `ClosedError`. Does not close the Redis client (it is yours). */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#queues.close(new ClosedError());
+      this.#local.close();
+    }
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #decide(key: string, n: number): Promise<RateLimitDecision> {
+    const now = this.#clock.now();
+    if (DOWN.has(this.#client.status)) {
+      return this.#unavailable(key, n, now, new StoreUnavailableError(`redis connection is ${this.#client.status}`, undefined));
+    }
+    const redisKey = this.#prefix + key;
+    const args = [this.#serverTime ? '' : String(now), String(n), this.#argLimit, this.#argRate, this.#argWindow, this.#argSlack];
+    let reply: unknown;
+    try {
+      reply = await this.#withTimeout(this.#eval(redisKey, args));
+    } catch (e) {
+      return this.#unavailable(key, n, now, e instanceof StoreUnavailableError ? e : new StoreUnavailableError(`redis decision failed: ${String(e)}`, e));
+    }
+    const d = parseReply(reply);
+    if (d === undefined) return this.#unavailable(key, n, now, new StoreUnavailableError('unexpected reply from the rate-limit script', reply));
+    if (d.allowed) this.#allowed++;
+    else this.#denied++;
+    return d;
+  }
+
+  async #eval(redisKey: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(this.#sha, 1, redisKey, ...args);
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e;
+      this.#scriptLoads++;
+      return this.#client.eval(this.#script, 1, redisKey, ...args);
+    }
+  }
+
+  #withTimeout<T>(p: Promise<T>): Promise<T> {
+    const ms = this.#timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => { reject(new StoreUnavailableError(`redis did not answer within ${ms} ms`, undefined)); }, ms);
+      p.then(
+        (v) => { clearTimeout(t); resolve(v); },
+        (e: unknown) => { clearTimeout(t); reject(e instanceof Error ? e : new Error(String(e))); },
+      );
+    });
+  }
+
+  #unavailable(key: string, n: number, now: number, error: StoreUnavailableError): RateLimitDecision {
+    this.#storeErrors++;
+    for (const l of this.#listeners) {
+      try {
+        l(error);
+      } catch {
+        // A listener's failure must not change the decision.
+      }
+    }
+    switch (this.#onUnavailable) {
+      case 'local':
+        this.#localDecisions++;
+        return this.#local.tryAcquire(key, n);
+      case 'fail-open':
+        this.#failOpen++;
+        return { allowed: true, remaining: this.#params.limit - n, retryAfterMs: 0, resetAtMs: now };
+      case 'fail-closed':
+        this.#failClosed++;
+        return { allowed: false, remaining: 0, retryAfterMs: this.#failClosedRetryMs, resetAtMs: now + this.#failClosedRetryMs };
+    }
+  }
+}
+
+function parseReply(reply: unknown): RateLimitDecision | undefined {
+  if (!Array.isArray(reply) || reply.length !== 4) return undefined;
+  const [a, rem, retry, reset] = reply as unknown[];
+  if ((a !== 0 && a !== 1) || typeof rem !== 'string' || typeof retry !== 'string' || typeof reset !== 'string') return undefined;
+  return { allowed: a === 1, remaining: Number(rem), retryAfterMs: Number(retry), resetAtMs: Number(reset) };
+}
+

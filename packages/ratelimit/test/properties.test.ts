@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ManualClock, RateLimiter, type Algorithm } from '../src/index.js';
+
+/** Random limit and call sequence: steps of (time advance, units), times starting near the Unix epoch now. */
+const scenario = fc.record({
+  requestsPerSecond: fc.oneof(fc.constantFrom(0.5, 1, 3, 10, 1000), fc.double({ min: 0.05, max: 5000, noNaN: true })),
+  burst: fc.integer({ min: 1, max: 12 }),
+  start: fc.oneof(fc.constant(0), fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }), fc.double({ min: 0, max: 1e9, noNaN: true })),
+  steps: fc.array(
+    fc.record({
+      dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 50, noNaN: true }), fc.double({ min: 0, max: 5000, noNaN: true })),
+      n: fc.integer({ min: 1, max: 12 }),
+      retry: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 80 },
+  ),
+});
+
+interface Admit {
+  readonly t: number;
+  readonly n: number;
+}
+
+/** Largest excess of admitted units over `slackBursts × burst + rate × (t_j − t_i)` over every closed interval. */
+function worstExcess(admits: readonly Admit[], burst: number, ratePerMs: number, slackBursts: number): number {
+  let worst = -Infinity;
+  for (let i = 0; i < admits.length; i++) {
+    let sum = 0;
+    for (let j = i; j < admits.length; j++) {
+      sum += admits[j]!.n;
+      worst = Math.max(worst, sum - (slackBursts * burst + ratePerMs * (admits[j]!.t - admits[i]!.t)));
+    }
+  }
+  return worst;
+}
+
+const bounds: [Algorithm, number][] = [
+  ['token-bucket', 1],
+  ['sliding-log', 1],
+  ['sliding-window', 1],
+  ['fixed-window', 2], // two windows can meet at a boundary: 2 × burst + rate × elapsed
+];
+
+describe.each(bounds)('%s properties', (algorithm, slackBursts) => {
+  it(`never admits more than ${slackBursts === 1 ? '' : `${slackBursts} × `}burst + rate × elapsed in any interval`, () => {
+    fc.assert(
+      fc.property(scenario, ({ requestsPerSecond, burst, start, steps }) => {
+        const clock = new ManualClock(start);
+        const rl = new RateLimiter({ requestsPerSecond, burst, algorithm, clock });
+        const admits: Admit[] = [];
+        for (const s of steps) {
+          clock.advance(s.dt);
+          const n = Math.min(s.n, burst);
+          if (rl.tryAcquire('k', n).allowed) admits.push({ t: clock.now(), n });
+        }
+        const excess = worstExcess(admits, burst, requestsPerSecond / 1000, slackBursts);
+        expect(excess).toBeLessThanOrEqual(1e-6);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('acquiring again exactly retryAfterMs later succeeds', () => {
+    fc.assert(
+      fc.property(scenario, ({ requestsPerSecond, burst, start, steps }) => {
+        const clock = new ManualClock(start);
+        const rl = new RateLimiter({ requestsPerSecond, burst, algorithm, clock });
+        let checked = 0;
+        for (const s of steps) {
+          clock.advance(s.dt);
+          const n = Math.min(s.n, burst);
+          const d = rl.tryAcquire('k', n);
+          expect(d.retryAfterMs).toBe(d.allowed ? 0 : d.retryAfterMs);
+          if (!d.allowed) {
+            expect(d.retryAfterMs).toBeGreaterThan(0);
+            if (s.retry) {
+              clock.set(clock.now() + d.retryAfterMs);
+              const again = rl.tryAcquire('k', n);
+              expect(again.allowed).toBe(true);
+              checked++;
+            }
+          }
+        }
+        return checked >= 0;
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
