@@ -37,3 +37,11 @@ export type {
 
 export { MemoryStorage, entrySize, entriesSize, limitSize } from './core/storage.js';
 export type { Storage } from './core/storage.js';
+
+export { RawNode } from './core/raft.js';
+export type { Ready, RaftStatus, PeerStatus } from './core/raft.js';
+export { DEFAULT_TICK_MS, resolveConfig, seededRandom } from './core/config.js';
+export type { RaftConfig, ResolvedConfig } from './core/config.js';
+export { encodeConfChange, decodeConfChange, applyConfChange } from './core/confchange.js';
+export { validateMessage } from './core/validate.js';
+export type { ProgressState } from './core/progress.js';
