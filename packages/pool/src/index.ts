@@ -22,3 +22,14 @@ export type {
   PoolStats,
   Lease,
 } from './pool.js';
+export { LoadBalancer, STRATEGIES, hash32 } from './balancer.js';
+export type {
+  Strategy,
+  EndpointInit,
+  Endpoint,
+  NodeStats,
+  OutlierOptions,
+  ProbeOptions,
+  BalancerOptions,
+  BalancerEvent,
+} from './balancer.js';
