@@ -50,3 +50,34 @@ export function nextMessage(ch: SecureChannel): Promise<Uint8Array> {
 export function closed(ch: SecureChannel): Promise<string | undefined> {
   return new Promise((resolve) => ch.onClose((e) => { resolve(e?.code); }));
 }
+
+/** A clock whose timers fire only when the test advances it. */
+export function manualClock(): { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void; advance(ms: number): void; pending(): number } {
+  let t = 0;
+  let id = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  return {
+    now: () => t,
+    setTimeout: (fn, ms) => {
+      timers.set(++id, { at: t + ms, fn });
+      return id;
+    },
+    clearTimeout: (h) => { timers.delete(h as number); },
+    advance(ms) {
+      t += ms;
+      for (const [k, v] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (v.at <= t && timers.has(k)) {
+          timers.delete(k);
+          v.fn();
+        }
+      }
+    },
+    pending: () => timers.size,
+  };
+}
+
+/** Frame counter tap: calls `f(frame, index)` for each frame in one direction. */
+export function tap(f: (frame: Uint8Array, index: number) => Uint8Array[] | Uint8Array | undefined): (frame: Uint8Array) => Uint8Array[] | Uint8Array | undefined {
+  let i = 0;
+  return (frame) => f(frame, i++);
+}
