@@ -1,0 +1,196 @@
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALGORITHMS, ManualClock, RateLimiter, type RateLimitDecision } from '../src/index.js';
+import { RedisRateLimiter } from '../src/redis.js';
+import { START_REDIS, cleanup, client, closedPort, redisAvailable, uniquePrefix } from './redis-helpers.js';
+
+const available = await redisAvailable();
+const mustRun = process.env.CI === 'true';
+if (!available && !mustRun) console.warn(`@abi/ratelimit: skipping Redis store tests: ${START_REDIS}`);
+
+describe.runIf(!available && mustRun)('Redis store (CI)', () => {
+  it('needs Redis', () => {
+    throw new Error(`CI=true and no Redis answers: ${START_REDIS}`);
+  });
+});
+
+describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_REDIS})`, () => {
+  let redis: Redis;
+  const prefixes: string[] = [];
+  const prefix = (): string => {
+    const p = uniquePrefix();
+    prefixes.push(p);
+    return p;
+  };
+
+  beforeAll(() => {
+    redis = client();
+  });
+  afterAll(async () => {
+    for (const p of prefixes) await cleanup(redis, p);
+    redis.disconnect();
+  });
+
+  it.each(ALGORITHMS)('%s: limits, retries after retryAfterMs, resets, and sets a TTL', async (algorithm) => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const p = prefix();
+    await using rl = new RedisRateLimiter({ client: redis, prefix: p, requestsPerSecond: 10, burst: 3, algorithm, clock, ttlSlackMs: 500 });
+    for (let i = 0; i < 3; i++) expect((await rl.tryAcquire('k')).allowed).toBe(true);
+    const d = await rl.tryAcquire('k');
+    expect(d.allowed).toBe(false);
+    expect(d.retryAfterMs).toBeGreaterThan(0);
+    const ttl = await redis.pttl(`${p}k`);
+    expect(ttl).toBeGreaterThan(500);
+    expect(ttl).toBeLessThanOrEqual(Math.ceil(d.resetAtMs - clock.now()) + 500);
+    clock.advance(d.retryAfterMs);
+    expect((await rl.tryAcquire('k')).allowed).toBe(true);
+    expect((await rl.tryAcquire('other', 3)).allowed).toBe(true);
+    await rl.reset('k');
+    expect(await redis.exists(`${p}k`)).toBe(0);
+    expect((await rl.tryAcquire('k', 3)).allowed).toBe(true);
+    expect(rl.stats()).toMatchObject({ algorithm, allowed: 6, denied: 1, storeErrors: 0 });
+  });
+
+  it.each(ALGORITHMS)('%s: memory and Redis stores agree on the same random calls (same fake clock)', async (algorithm) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          requestsPerSecond: fc.oneof(fc.constantFrom(1, 3, 100), fc.double({ min: 0.05, max: 2000, noNaN: true })),
+          burst: fc.integer({ min: 1, max: 8 }),
+          start: fc.oneof(fc.constant(0), fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }), fc.double({ min: 0, max: 1e9, noNaN: true })),
+          steps: fc.array(
+            fc.record({
+              key: fc.constantFrom('a', 'b', 'c'),
+              dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 30, noNaN: true }), fc.double({ min: 0, max: 3000, noNaN: true })),
+              n: fc.integer({ min: 1, max: 8 }),
+            }),
+            { minLength: 1, maxLength: 30 },
+          ),
+        }),
+        async ({ requestsPerSecond, burst, start, steps }) => {
+          const clock = new ManualClock(start);
+          const config = { requestsPerSecond, burst, algorithm, clock };
+          const mem = new RateLimiter(config);
+          const red = new RedisRateLimiter({ ...config, client: redis, prefix: prefix(), ttlSlackMs: 3_600_000 });
+          const a: RateLimitDecision[] = [];
+          const b: RateLimitDecision[] = [];
+          for (const s of steps) {
+            clock.advance(s.dt);
+            const n = Math.min(s.n, burst);
+            a.push(mem.tryAcquire(s.key, n));
+            b.push(await red.tryAcquire(s.key, n));
+          }
+          expect(b).toEqual(a);
+          expect(red.stats().storeErrors).toBe(0);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('reloads the script with EVAL when the server lost it (NOSCRIPT)', async () => {
+    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock: new ManualClock(5) });
+    expect((await rl.tryAcquire('k')).allowed).toBe(true);
+    await redis.script('FLUSH');
+    expect(await rl.tryAcquire('k')).toMatchObject({ allowed: true, remaining: 0 });
+    expect((await rl.tryAcquire('k')).allowed).toBe(false);
+    expect(rl.stats()).toMatchObject({ scriptLoads: 1, storeErrors: 0 });
+  });
+
+  it("time: 'server' uses Redis TIME", async () => {
+    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 0.1, burst: 2, time: 'server' });
+    expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
+    const d = await rl.tryAcquire('k');
+    expect(d.allowed).toBe(false);
+    expect(d.retryAfterMs).toBeGreaterThan(9_000);
+    expect(d.retryAfterMs).toBeLessThanOrEqual(10_000);
+  });
+
+  it('acquire waits on the injected clock and is served in FIFO order', async () => {
+    const clock = new ManualClock(0);
+    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock });
+    await rl.tryAcquire('k', 2);
+    const order: number[] = [];
+    const first = rl.acquire('k', 2).then(() => order.push(1));
+    await new Promise((r) => setTimeout(r, 20));
+    const second = rl.acquire('k', 1).then(() => order.push(2));
+    const tooLong = rl.acquire('other', 1, { maxWaitMs: 0 });
+    await expect(tooLong).resolves.toMatchObject({ allowed: true });
+    for (let i = 0; i < 6 && order.length < 2; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all([first, second]);
+    expect(order).toEqual([1, 2]);
+  });
+
+  it('a client that is disconnected falls back per policy, and recovers when reconnected', async () => {
+    const c = new Redis(redis.options);
+    c.on('error', () => {});
+    const clock = new ManualClock(1000);
+    await using rl = new RedisRateLimiter({ client: c, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock, onUnavailable: 'local' });
+    expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
+    c.disconnect();
+    const errors: string[] = [];
+    using _sub = rl.onStoreError((e) => errors.push(e.code));
+    // Local fallback: a fresh local bucket of the same config.
+    expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
+    expect((await rl.tryAcquire('k')).allowed).toBe(false);
+    expect(errors).toEqual(['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
+    expect(rl.stats()).toMatchObject({ storeErrors: 2, localDecisions: 2 });
+    await c.connect();
+    expect((await rl.tryAcquire('k')).allowed).toBe(false); // Redis state again: bucket still empty
+    expect(rl.stats().storeErrors).toBe(2);
+    c.disconnect();
+  });
+});
+
+describe('Redis unreachable (client pointed at a closed loopback port)', () => {
+  let port: number;
+  beforeAll(async () => {
+    port = await closedPort();
+  });
+
+  const unreachable = (fast: boolean): Redis => {
+    const c = fast
+      ? new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null })
+      : new Redis({ host: '127.0.0.1', port, retryStrategy: () => 50 }); // default offline queue: commands wait
+    c.on('error', () => {});
+    return c;
+  };
+
+  it.each([true, false])("'fail-open' admits (fast failure: %s)", async (fast) => {
+    const c = unreachable(fast);
+    await using rl = new RedisRateLimiter({ client: c, requestsPerSecond: 1, burst: 2, onUnavailable: 'fail-open', commandTimeoutMs: 50, clock: new ManualClock(0) });
+    for (let i = 0; i < 5; i++) expect(await rl.tryAcquire('k')).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0, resetAtMs: 0 });
+    expect(rl.stats()).toMatchObject({ storeErrors: 5, failOpenAdmits: 5, allowed: 0 });
+    c.disconnect();
+  });
+
+  it.each([true, false])("'fail-closed' denies with failClosedRetryMs (fast failure: %s)", async (fast) => {
+    const c = unreachable(fast);
+    await using rl = new RedisRateLimiter({ client: c, requestsPerSecond: 1, burst: 2, onUnavailable: 'fail-closed', failClosedRetryMs: 750, commandTimeoutMs: 50, clock: new ManualClock(0) });
+    expect(await rl.tryAcquire('k')).toEqual({ allowed: false, remaining: 0, retryAfterMs: 750, resetAtMs: 750 });
+    await expect(rl.acquire('k', 1, { maxWaitMs: 100 })).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(rl.stats()).toMatchObject({ storeErrors: 2, failClosedDenials: 2 });
+    c.disconnect();
+  });
+
+  it.each([true, false])("'local' (the default) limits in process with the same config (fast failure: %s)", async (fast) => {
+    const c = unreachable(fast);
+    const clock = new ManualClock(0);
+    const errors: unknown[] = [];
+    await using rl = new RedisRateLimiter({ client: c, requestsPerSecond: 1, burst: 2, commandTimeoutMs: 50, clock });
+    using _sub = rl.onStoreError((e) => errors.push(e));
+    expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
+    const d = await rl.tryAcquire('k');
+    expect(d).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    clock.advance(1000);
+    expect((await rl.tryAcquire('k')).allowed).toBe(true);
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(rl.stats()).toMatchObject({ localDecisions: 3, storeErrors: 3 });
+    c.disconnect();
+  });
+});
