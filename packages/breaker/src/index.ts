@@ -42,3 +42,11 @@ export type {
 
 export { CircuitRegistry } from './registry.js';
 export type { BreakerDefaults, CircuitRegistryOptions, RegistryStats } from './registry.js';
+
+export { Backoff } from './backoff.js';
+export type { BackoffOptions, BackoffStrategy, Jitter } from './backoff.js';
+
+export { RetryExecutor, retry } from './retry.js';
+export type { GiveUpEvent, RetryEvent, RetryOptions, RetryResult } from './retry.js';
+
+export { sleep } from './sleep.js';
