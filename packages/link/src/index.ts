@@ -22,3 +22,5 @@ export { socketDuplex, memoryDuplexPair } from './duplex.js';
 export type { FrameDuplex, FrameSink, MemoryDuplex, SocketDuplexOptions } from './duplex.js';
 export { SecureChannel, systemClock } from './channel.js';
 export type { ChannelOptions, ChannelStats, Clock, PeerIdentity } from './channel.js';
+export { Token, Scope, scopeNames, issueToken, delegateToken, encodeTokenChain, decodeTokenChain, RevocationList, TokenVerifier, MAX_CHAIN, MAX_TTL_MS, MAX_CLOCK_SKEW_MS } from './token.js';
+export type { ScopeName, IssueOptions, VerifierOptions, VerifyRequest, Grant } from './token.js';
