@@ -50,3 +50,6 @@ export { RetryExecutor, retry } from './retry.js';
 export type { GiveUpEvent, RetryEvent, RetryOptions, RetryResult } from './retry.js';
 
 export { sleep } from './sleep.js';
+
+export { PolicyChain, TimeoutPolicy, timeout, wrap } from './compose.js';
+export type { TimeoutEvent } from './compose.js';
