@@ -200,7 +200,7 @@ export class SecureChannel implements AsyncDisposable {
     return done.finally(cleanup);
   }
 
-  #sendRaw(frame: Uint8Array): void | Promise<void> {
+  #sendRaw(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
     try {
       return this.#duplex.send(frame);
     } catch (e) {
@@ -366,7 +366,7 @@ export class SecureChannel implements AsyncDisposable {
       const r = this.#sendRaw(s.rekey(now));
       if (r !== undefined) r.catch(() => undefined);
     }
-    return this.#sendRaw(s.seal(type, payload));
+    return this.#sendRaw(s.sealv(type, payload));
   }
 
   /**

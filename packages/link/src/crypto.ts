@@ -59,6 +59,8 @@ export interface Aead {
    * associated data: `aad` is ignored and must be bound through the nonce (the record layer does).
    */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom?: number): Uint8Array;
+  /** Like {@link seal} without headroom, but may return the sealed bytes in several pieces (no copy). */
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array[];
   /** Opens sealed bytes; undefined when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
@@ -133,6 +135,9 @@ class SecretboxAead implements Aead {
     const out = new Uint8Array(headroom + boxed.length);
     out.set(boxed, headroom);
     return out;
+  }
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array[] {
+    return [this.seal(nonce, aad, plaintext)];
   }
   open(nonce: Uint8Array, _aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     return nacl.secretbox.open(sealed, nonce, this.#key) ?? undefined;
@@ -290,6 +295,14 @@ class NodeAead implements Aead {
     if (fin.length > 0) fin.copy(out, headroom + ct.length);
     c.getAuthTag().copy(out, headroom + plaintext.length);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array[] {
+    const c = createCipheriv(this.cipher as 'chacha20-poly1305', this.#key, nonce, { authTagLength: TAG_LENGTH });
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    const ct = c.update(plaintext);
+    const fin = c.final();
+    const tag = c.getAuthTag();
+    return fin.length > 0 ? [ct, fin, tag] : [ct, tag];
   }
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length < TAG_LENGTH) return undefined;

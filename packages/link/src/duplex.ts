@@ -4,6 +4,7 @@
  * prefix (TCP / Unix sockets), and an in-memory pair for tests.
  */
 import type { Socket } from 'node:net';
+import { concatBytes } from './bytes.js';
 import { LinkError, WireError } from './errors.js';
 
 export interface FrameSink {
@@ -13,8 +14,11 @@ export interface FrameSink {
 }
 
 export interface FrameDuplex {
-  /** Sends one frame. A returned promise means "wait before sending more" (back-pressure). */
-  send(frame: Uint8Array): void | Promise<void>;
+  /**
+   * Sends one frame, given whole or as pieces to concatenate. A returned promise means "wait
+   * before sending more" (back-pressure).
+   */
+  send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void>;
   /** Starts delivery to `sink`; called once. */
   start(sink: FrameSink): void;
   /** Limits the size of incoming frames; an oversized frame ends the duplex with RECORD_TOO_LARGE before it is buffered. */
@@ -89,13 +93,17 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   };
 
   return {
-    send(frame: Uint8Array): void | Promise<void> {
+    send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || socket.destroyed) throw new LinkError('CLOSED', 'socket closed');
+      const parts = frame instanceof Uint8Array ? [frame] : frame;
+      let len = 0;
+      for (const p of parts) len += p.length;
       const hdr = Buffer.allocUnsafe(4);
-      hdr.writeUInt32BE(frame.length, 0);
+      hdr.writeUInt32BE(len, 0);
       socket.cork();
       socket.write(hdr);
-      const ok = socket.write(frame);
+      let ok = true;
+      for (const p of parts) ok = socket.write(p);
       socket.uncork();
       if (ok) return;
       drain ??= new Promise<void>((resolve) => {
@@ -163,9 +171,9 @@ export function memoryDuplexPair(intercept?: { aToB?: (f: Uint8Array) => Uint8Ar
     });
   };
   const side = (me: typeof sa, other: typeof sa, tap: ((f: Uint8Array) => Uint8Array[] | Uint8Array | undefined) | undefined): MemoryDuplex => ({
-    send(frame: Uint8Array): void {
+    send(frame: Uint8Array | readonly Uint8Array[]): void {
       if (me.ended) throw new LinkError('CLOSED', 'duplex closed');
-      const copy = Uint8Array.from(frame);
+      const copy = frame instanceof Uint8Array ? Uint8Array.from(frame) : concatBytes(...frame);
       const out = tap === undefined ? copy : tap(copy);
       if (out === undefined) return;
       for (const f of Array.isArray(out) ? out : [out]) deliver(other, f);

@@ -106,6 +106,18 @@ export class RecordSender {
     return out;
   }
 
+  /** Like {@link seal} but returns the record as pieces (header, ciphertext, tag) to write without copying. */
+  sealv(type: RecordType, payload: Uint8Array): Uint8Array[] {
+    const seq = this.#seq;
+    if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
+    this.#seq = seq + 1n;
+    const header = new Uint8Array(RECORD_HEADER);
+    writeHeader(header, type, this.#phase, seq);
+    const parts = this.#aead.sealv(recordNonce(this.#iv, type, this.#phase, seq), header, payload);
+    this.#bytes += payload.length;
+    return [header, ...parts];
+  }
+
   /** Seals a REKEY record under the current key, then switches to the next key and phase. */
   rekey(now: number): Uint8Array {
     const rec = this.seal(RecordType.rekey, new Uint8Array(0));

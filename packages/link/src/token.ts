@@ -241,7 +241,7 @@ export class RevocationList {
     this.#version++;
   }
   revokeIssuer(issuer: Uint8Array | string): void {
-    this.#issuers.add(nodeIdFromPublicKey(keyOf(issuer)));
+    this.#issuers.add(toHex(keyOf(issuer)));
     this.#version++;
   }
   /** Bumped on every change. */
@@ -251,8 +251,9 @@ export class RevocationList {
   isTokenRevoked(id: string): boolean {
     return this.#tokens.has(id);
   }
-  isIssuerRevoked(nodeId: string): boolean {
-    return this.#issuers.has(nodeId);
+  /** `issuer`: hex of the issuer's public key. */
+  isIssuerRevoked(issuerHex: string): boolean {
+    return this.#issuers.has(issuerHex);
   }
 }
 
@@ -268,7 +269,7 @@ export interface VerifierOptions {
   readonly revocations?: RevocationList;
   /** Unix-ms clock. Default Date.now. */
   readonly now?: () => number;
-  /** Chains whose signatures and structure were verified, kept for re-verification. Default 10 000. */
+  /** Chains whose signatures and structure were verified, kept for re-verification (0 = no cache). Default 10 000. */
   readonly cacheSize?: number;
   readonly provider?: CryptoProvider;
 }
@@ -295,6 +296,8 @@ interface CacheEntry {
   readonly chain: readonly Token[];
   readonly ids: readonly string[];
   readonly issuers: readonly string[];
+  readonly rootIssuer: string;
+  readonly subject: string;
 }
 
 /**
@@ -315,7 +318,7 @@ export class TokenVerifier {
   misses = 0;
 
   constructor(o: VerifierOptions) {
-    for (const t of o.trustedIssuers) this.#trusted.add(nodeIdFromPublicKey(keyOf(t)));
+    for (const t of o.trustedIssuers) this.#trusted.add(toHex(keyOf(t)));
     this.#skew = o.clockSkewMs ?? 60_000;
     if (this.#skew < 0 || this.#skew > MAX_CLOCK_SKEW_MS) throw new InvalidArgumentError('clockSkewMs', `must be 0..${MAX_CLOCK_SKEW_MS}`);
     this.#maxTtl = o.maxTtlMs ?? MAX_TTL_MS;
@@ -332,7 +335,7 @@ export class TokenVerifier {
     if (chain.length > this.#maxChain) throw new LinkError('TOKEN_OVER_DELEGATED', `chain of ${chain.length} exceeds ${this.#maxChain}`);
     const root = chain[0];
     if (root === undefined) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
-    if (!this.#trusted.has(nodeIdFromPublicKey(root.issuer))) throw new LinkError('TOKEN_UNTRUSTED', 'root issuer is not trusted');
+    if (!this.#trusted.has(toHex(root.issuer))) throw new LinkError('TOKEN_UNTRUSTED', 'root issuer is not trusted');
     if (root.parentHash.some((b) => b !== 0)) throw new LinkError('TOKEN_CHAIN', 'root token has a parent hash');
     const ids: string[] = [];
     const issuers: string[] = [];
@@ -352,9 +355,10 @@ export class TokenVerifier {
         if (t.notBefore < parent.notBefore || t.notAfter > parent.notAfter) throw new LinkError('TOKEN_TTL', `token ${i} outlives token ${i - 1}`);
       }
       ids.push(t.id(p));
-      issuers.push(nodeIdFromPublicKey(t.issuer));
+      issuers.push(toHex(t.issuer));
     }
-    return { chain, ids, issuers };
+    const leaf = chain[chain.length - 1] ?? root;
+    return { chain, ids, issuers, rootIssuer: nodeIdFromPublicKey(root.issuer), subject: nodeIdFromPublicKey(leaf.subject) };
   }
 
   /**
@@ -365,16 +369,18 @@ export class TokenVerifier {
   verify(chainOrBytes: readonly Token[] | Uint8Array, request: VerifyRequest = {}): Grant {
     const chain = chainOrBytes instanceof Uint8Array ? decodeTokenChain(chainOrBytes) : chainOrBytes;
     let key = '';
-    for (const t of chain) key += Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength).toString('latin1') + '|';
-    let entry = this.#cache.get(key);
+    if (this.#cacheSize > 0) for (const t of chain) key += Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength).toString('latin1') + '|';
+    let entry = this.#cacheSize > 0 ? this.#cache.get(key) : undefined;
     if (entry === undefined) {
       this.misses++;
       entry = this.#structural(chain);
-      if (this.#cache.size >= this.#cacheSize) {
-        const first = this.#cache.keys().next();
-        if (first.done !== true) this.#cache.delete(first.value);
+      if (this.#cacheSize > 0) {
+        if (this.#cache.size >= this.#cacheSize) {
+          const first = this.#cache.keys().next();
+          if (first.done !== true) this.#cache.delete(first.value);
+        }
+        this.#cache.set(key, entry);
       }
-      this.#cache.set(key, entry);
     } else {
       this.hits++;
     }
@@ -393,8 +399,7 @@ export class TokenVerifier {
       }
     }
     const leaf = c[c.length - 1];
-    const root = c[0];
-    if (leaf === undefined || root === undefined) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
+    if (leaf === undefined) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
     if (request.subject !== undefined && !equalBytes(leaf.subject, keyOf(request.subject))) throw new LinkError('TOKEN_UNTRUSTED', 'the token was issued to a different subject');
     if (request.scope !== undefined) {
       const want = scopeBits(typeof request.scope === 'string' ? [request.scope] : request.scope);
@@ -402,8 +407,8 @@ export class TokenVerifier {
     }
     if (request.resource !== undefined && !resourceWithin(request.resource, leaf.resource)) throw new LinkError('TOKEN_SCOPE', `token does not cover resource ${request.resource}`);
     return {
-      rootIssuer: nodeIdFromPublicKey(root.issuer),
-      subject: nodeIdFromPublicKey(leaf.subject),
+      rootIssuer: entry.rootIssuer,
+      subject: entry.subject,
       scopes: scopeNames(leaf.scopes),
       resource: leaf.resource,
       notAfter,
