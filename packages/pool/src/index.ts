@@ -12,6 +12,9 @@ export type { PoolErrorCode } from './errors.js';
 export { systemScheduler } from './scheduler.js';
 export type { Scheduler } from './scheduler.js';
 export { ConnectionPool } from './pool.js';
+export { KeyedPool } from './keyed.js';
+export type { KeyedFactory, KeyedPoolOptions, KeyedPoolStats } from './keyed.js';
+export { PoolBuilder } from './builder.js';
 export type {
   PoolFactory,
   PoolOptions,
