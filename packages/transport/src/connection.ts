@@ -264,7 +264,7 @@ class FramedConnection implements Connection {
     if (this.#identity !== undefined) hello.id = this.#identity;
     this.#writeFrame(FrameType.HELLO, 0, 0, encodeCbor(hello));
     this.#helloTimer = this.#clock.setTimeout(() => {
-      this.#fail(new TransportError('HEADER_TIMEOUT', `no hello within ${this.#opts.helloTimeoutMs} ms`));
+      this.#fail(new TransportError('HEADER_TIMEOUT', `no hello within ${this.#opts.helloTimeoutMs} ms`), true);
     }, this.#opts.helloTimeoutMs);
   }
 
