@@ -1,4 +1,17 @@
-import { policyFor, type AnyState, type Policy } from './algorithms.js';
+import {
+  decision,
+  FixedWindowPolicy,
+  SlidingLogPolicy,
+  SlidingWindowPolicy,
+  TokenBucketPolicy,
+  policyFor,
+  type AnyState,
+  type BucketState,
+  type CounterState,
+  type LogState,
+  type Policy,
+  type WindowState,
+} from './algorithms.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   checkKey,
@@ -72,6 +85,13 @@ const FULL_SAMPLE = 8;
  */
 export class RateLimiter implements Disposable {
   readonly #policy: Policy<AnyState>;
+  // The same policy under its concrete type, exactly one of them set: each decide call site in
+  // tryAcquire then sees one class only and stays monomorphic (inlinable) even when a process uses
+  // several algorithms.
+  readonly #tb: TokenBucketPolicy | undefined;
+  readonly #sw: SlidingWindowPolicy | undefined;
+  readonly #fw: FixedWindowPolicy | undefined;
+  readonly #sl: SlidingLogPolicy | undefined;
   readonly #clock: Clock;
   readonly #states = new Map<string, AnyState>();
   readonly #limit: number;
@@ -90,7 +110,12 @@ export class RateLimiter implements Disposable {
 
   constructor(options: RateLimiterOptions) {
     const params = toParams(options);
-    this.#policy = policyFor(params);
+    const policy = policyFor(params);
+    this.#policy = policy;
+    this.#tb = policy instanceof TokenBucketPolicy ? policy : undefined;
+    this.#sw = policy instanceof SlidingWindowPolicy ? policy : undefined;
+    this.#fw = policy instanceof FixedWindowPolicy ? policy : undefined;
+    this.#sl = policy instanceof SlidingLogPolicy ? policy : undefined;
     this.#limit = params.limit;
     this.#clock = options.clock ?? systemClock;
     this.#maxKeys = options.maxKeys === undefined ? 100_000 : positiveInteger('maxKeys', options.maxKeys);
@@ -123,7 +148,14 @@ export class RateLimiter implements Disposable {
       s = this.#insert(key, now);
       if (s === undefined) return this.#deny(now);
     }
-    const d = this.#policy.decide(s, now, n);
+    const d =
+      this.#tb !== undefined
+        ? this.#tb.decide(s as BucketState, now, n)
+        : this.#sw !== undefined
+          ? this.#sw.decide(s as CounterState, now, n)
+          : this.#fw !== undefined
+            ? this.#fw.decide(s as WindowState, now, n)
+            : (this.#sl as SlidingLogPolicy).decide(s as LogState, now, n);
     if (d.allowed) this.#allowed++;
     else this.#denied++;
     return d;
@@ -282,6 +314,6 @@ export class RateLimiter implements Disposable {
     this.#denied++;
     // A guess (the slot may be taken by then), never 0 so that waiters do not spin.
     const retry = Math.max(this.#fullRetryAt - now, 1);
-    return { allowed: false, remaining: 0, retryAfterMs: retry, resetAtMs: now + retry };
+    return decision(false, 0, retry, now + retry);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { decision } from './algorithms.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   checkKey,
@@ -87,6 +88,12 @@ export interface RedisRateLimiterStats {
 
 const DOWN = new Set(['end', 'close', 'reconnecting']);
 
+interface Pending {
+  readonly deadline: number;
+  done: boolean;
+  readonly fail: (e: StoreUnavailableError) => void;
+}
+
 /** A keyed limiter whose state lives in Redis. Same semantics and decisions as {@link RateLimiter}. */
 export class RedisRateLimiter implements AsyncDisposable {
   readonly #client: Redis;
@@ -106,6 +113,9 @@ export class RedisRateLimiter implements AsyncDisposable {
   readonly #local: RateLimiter;
   readonly #queues: WaitQueues;
   readonly #listeners = new Set<(e: StoreUnavailableError) => void>();
+  readonly #pending: Pending[] = [];
+  #pendingHead = 0;
+  #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #allowed = 0;
   #denied = 0;
@@ -155,10 +165,14 @@ export class RedisRateLimiter implements AsyncDisposable {
   }
 
   /** Decides at once (one round trip) whether `key` may consume `n` units now. Resolves denials; never rejects for them. */
-  async tryAcquire(key: string, n = 1): Promise<RateLimitDecision> {
-    checkKey(key);
-    checkN(n, this.#params.limit);
-    if (this.#closed) throw new ClosedError();
+  tryAcquire(key: string, n = 1): Promise<RateLimitDecision> {
+    try {
+      checkKey(key);
+      if (n !== 1) checkN(n, this.#params.limit);
+      if (this.#closed) throw new ClosedError();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     return this.#decide(key, n);
   }
 
@@ -181,7 +195,7 @@ export class RedisRateLimiter implements AsyncDisposable {
   async reset(key: string): Promise<void> {
     checkKey(key);
     this.#local.reset(key);
-    await this.#withTimeout(this.#client.del(this.#prefix + key));
+    await this.#client.del(this.#prefix + key);
     this.#queues.wake(key);
   }
 
@@ -220,45 +234,82 @@ export class RedisRateLimiter implements AsyncDisposable {
     return this.close();
   }
 
-  async #decide(key: string, n: number): Promise<RateLimitDecision> {
+  #decide(key: string, n: number): Promise<RateLimitDecision> {
     const now = this.#clock.now();
-    if (DOWN.has(this.#client.status)) {
-      return this.#unavailable(key, n, now, new StoreUnavailableError(`redis connection is ${this.#client.status}`, undefined));
+    const client = this.#client;
+    if (DOWN.has(client.status)) {
+      return Promise.resolve(this.#unavailable(key, n, now, new StoreUnavailableError(`redis connection is ${client.status}`, undefined)));
     }
     const redisKey = this.#prefix + key;
     const args = [this.#serverTime ? '' : String(now), String(n), this.#argLimit, this.#argRate, this.#argWindow, this.#argSlack];
-    let reply: unknown;
-    try {
-      reply = await this.#withTimeout(this.#eval(redisKey, args));
-    } catch (e) {
-      return this.#unavailable(key, n, now, e instanceof StoreUnavailableError ? e : new StoreUnavailableError(`redis decision failed: ${String(e)}`, e));
-    }
-    const d = parseReply(reply);
-    if (d === undefined) return this.#unavailable(key, n, now, new StoreUnavailableError('unexpected reply from the rate-limit script', reply));
-    if (d.allowed) this.#allowed++;
-    else this.#denied++;
-    return d;
-  }
-
-  async #eval(redisKey: string, args: string[]): Promise<unknown> {
-    try {
-      return await this.#client.evalsha(this.#sha, 1, redisKey, ...args);
-    } catch (e) {
-      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e;
-      this.#scriptLoads++;
-      return this.#client.eval(this.#script, 1, redisKey, ...args);
-    }
-  }
-
-  #withTimeout<T>(p: Promise<T>): Promise<T> {
-    const ms = this.#timeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => { reject(new StoreUnavailableError(`redis did not answer within ${ms} ms`, undefined)); }, ms);
-      p.then(
-        (v) => { clearTimeout(t); resolve(v); },
-        (e: unknown) => { clearTimeout(t); reject(e instanceof Error ? e : new Error(String(e))); },
-      );
+    return new Promise<RateLimitDecision>((resolve) => {
+      const pending: Pending = {
+        deadline: performance.now() + this.#timeoutMs,
+        done: false,
+        fail: (e) => { resolve(this.#unavailable(key, n, now, e)); },
+      };
+      const onReply = (reply: unknown): void => {
+        if (pending.done) return;
+        pending.done = true;
+        const d = parseReply(reply);
+        if (d === undefined) {
+          resolve(this.#unavailable(key, n, now, new StoreUnavailableError('unexpected reply from the rate-limit script', reply)));
+          return;
+        }
+        if (d.allowed) this.#allowed++;
+        else this.#denied++;
+        resolve(d);
+      };
+      const onError = (e: unknown): void => {
+        if (pending.done) return;
+        pending.done = true;
+        resolve(this.#unavailable(key, n, now, new StoreUnavailableError(`redis decision failed: ${String(e)}`, e)));
+      };
+      client.evalsha(this.#sha, 1, redisKey, ...args).then(onReply, (e: unknown) => {
+        if (e instanceof Error && e.message.startsWith('NOSCRIPT') && !pending.done) {
+          this.#scriptLoads++;
+          client.eval(this.#script, 1, redisKey, ...args).then(onReply, onError);
+        } else {
+          onError(e);
+        }
+      });
+      this.#track(pending);
     });
+  }
+
+  /**
+   * Every call has the same timeout, so deadlines arrive in call order: one queue and one timer
+   * armed for the oldest unanswered call replace a timer per call.
+   */
+  #track(p: Pending): void {
+    this.#pending.push(p);
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  #arm(): void {
+    const q = this.#pending;
+    while (this.#pendingHead < q.length && q[this.#pendingHead]?.done === true) this.#pendingHead++;
+    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > q.length) {
+      q.splice(0, this.#pendingHead);
+      this.#pendingHead = 0;
+    }
+    const head = q[this.#pendingHead];
+    if (head === undefined) {
+      q.length = 0;
+      this.#pendingHead = 0;
+      this.#timer = undefined;
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      const now = performance.now();
+      for (let p = q[this.#pendingHead]; p !== undefined && (p.done || p.deadline <= now); p = q[++this.#pendingHead]) {
+        if (p.done) continue;
+        p.done = true;
+        p.fail(new StoreUnavailableError(`redis did not answer within ${this.#timeoutMs} ms`, undefined));
+      }
+      this.#arm();
+    }, Math.max(1, Math.ceil(head.deadline - performance.now())));
+    this.#timer.unref();
   }
 
   #unavailable(key: string, n: number, now: number, error: StoreUnavailableError): RateLimitDecision {
@@ -276,10 +327,10 @@ export class RedisRateLimiter implements AsyncDisposable {
         return this.#local.tryAcquire(key, n);
       case 'fail-open':
         this.#failOpen++;
-        return { allowed: true, remaining: this.#params.limit - n, retryAfterMs: 0, resetAtMs: now };
+        return decision(true, this.#params.limit - n, 0, now);
       case 'fail-closed':
         this.#failClosed++;
-        return { allowed: false, remaining: 0, retryAfterMs: this.#failClosedRetryMs, resetAtMs: now + this.#failClosedRetryMs };
+        return decision(false, 0, this.#failClosedRetryMs, now + this.#failClosedRetryMs);
     }
   }
 }
@@ -288,6 +339,6 @@ function parseReply(reply: unknown): RateLimitDecision | undefined {
   if (!Array.isArray(reply) || reply.length !== 4) return undefined;
   const [a, rem, retry, reset] = reply as unknown[];
   if ((a !== 0 && a !== 1) || typeof rem !== 'string' || typeof retry !== 'string' || typeof reset !== 'string') return undefined;
-  return { allowed: a === 1, remaining: Number(rem), retryAfterMs: Number(retry), resetAtMs: Number(reset) };
+  return decision(a === 1, Number(rem), Number(retry), Number(reset));
 }
 

@@ -9,11 +9,13 @@ const available = await redisAvailable();
 const mustRun = process.env.CI === 'true';
 if (!available && !mustRun) console.warn(`@abi/ratelimit: skipping Redis store tests: ${START_REDIS}`);
 
-describe.runIf(!available && mustRun)('Redis store (CI)', () => {
-  it('needs Redis', () => {
-    throw new Error(`CI=true and no Redis answers: ${START_REDIS}`);
+if (!available && mustRun) {
+  describe('Redis store (CI)', () => {
+    it('needs Redis', () => {
+      throw new Error(`CI=true and no Redis answers: ${START_REDIS}`);
+    });
   });
-});
+}
 
 describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_REDIS})`, () => {
   let redis: Redis;
