@@ -17,3 +17,5 @@ export { KvStateMachine, KvNode, encodeKvCommand } from './kv.js';
 export type { KvCommand, KvResult, KvBackend } from './kv.js';
 export { encodeMessage, decodeMessage, encodeBatch, decodeBatch, WIRE_VERSION, MESSAGE_TYPE_CODES } from './wire.js';
 export type { DecodeLimits } from './wire.js';
+export { LinKvServer } from './lin-kv.js';
+export type { LinKvOptions } from './lin-kv.js';
