@@ -82,7 +82,8 @@ export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
   }
   for (const v of after) if (!voters.has(v)) voterChanges++;
   for (const v of voters) if (!after.has(v)) voterChanges++;
-  const joint = cc.transition === 'joint' || voterChanges > 1;
+  // From an empty configuration (bootstrap) there is nothing to be joint with.
+  const joint = conf.voters.length > 0 && (cc.transition === 'joint' || voterChanges > 1);
   for (const c of cc.changes) {
     switch (c.type) {
       case 'add-voter':

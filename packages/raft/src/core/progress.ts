@@ -82,6 +82,8 @@ export class Progress {
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   isLearner = false;
+  /** `match` at the previous heartbeat response (stall detection). */
+  matchAtHeartbeat = -1;
   /** Highest commit index sent to this follower. */
   sentCommit = 0;
   readonly inflights: Inflights;
@@ -94,6 +96,7 @@ export class Progress {
 
   #reset(state: ProgressState): void {
     this.probeSent = false;
+    this.matchAtHeartbeat = -1;
     this.pendingSnapshot = 0;
     this.snap = null;
     this.snapOffset = 0;

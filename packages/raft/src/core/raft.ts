@@ -179,6 +179,7 @@ export class RawNode {
     this.#log.commitTo(Math.max(hardState.commit, applied));
     this.#term = hardState.term;
     this.#vote = hardState.vote;
+    let bootstrapEntry: Entry | null = null;
     if (
       config.bootstrap !== undefined &&
       conf.voters.length === 0 &&
@@ -186,8 +187,13 @@ export class RawNode {
       storage.lastIndex() === 0 &&
       hardState.term === 0
     ) {
+      // Bootstrap a new cluster: the initial membership is entry 1 (term 1), committed on every
+      // initial member, so it is persisted, replicated to later members and survives restarts.
       if (config.bootstrap.length === 0) throw new RaftError('invalid-config', 'bootstrap must list at least one voter');
-      conf = { voters: [...config.bootstrap], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false, removed: [] };
+      const cc: ConfChange = { changes: config.bootstrap.map((id) => ({ type: 'add-voter' as const, id })) };
+      conf = applyConfChange(conf, cc);
+      bootstrapEntry = { term: 1, index: 1, type: 'conf-change', data: encodeConfChange(cc) };
+      this.#term = 1;
     }
     // Membership takes effect on apply: replay the conf changes the state machine has applied.
     if (applied > snap.meta.index) {
@@ -197,10 +203,14 @@ export class RawNode {
       }
     }
     this.#conf = conf;
+    if (bootstrapEntry !== null) {
+      this.#log.append([bootstrapEntry]);
+      this.#log.commitTo(1);
+    }
     this.#setConf(conf);
     this.#becomeFollower(this.#term, null);
     this.#prevSoft = { role: this.#role, leader: this.#lead };
-    this.#prevHard = this.#hardState();
+    this.#prevHard = hardState;
   }
 
   // ---------------------------------------------------------------- accessors
@@ -800,6 +810,12 @@ export class RawNode {
         pr.recentActive = true;
         pr.probeSent = false;
         if (pr.state === 'snapshot') pr.snapOffset = pr.snapAcked; // resend what was not acknowledged
+        if (pr.state === 'replicate') {
+          // No progress for a whole heartbeat round while behind: an append was lost. Fall
+          // back to probing from the match (pipelining resumes on the next success).
+          if (pr.match < this.#log.lastIndex() && pr.match === pr.matchAtHeartbeat) pr.becomeProbe();
+          pr.matchAtHeartbeat = pr.match;
+        }
         if (m.context !== '') this.#ackRead(m.context, m.from);
         return;
       case 'snap-resp':
@@ -1120,7 +1136,8 @@ export class RawNode {
       ack(log.committed);
       return;
     }
-    if (!members(snap.meta.conf).has(this.id)) return; // not for us (we are not a member there)
+    // Note: a new member may receive a snapshot older than its own addition; it is installed
+    // anyway and the node learns its membership from the entries that follow.
     log.restore(snap);
     this.#conf = snap.meta.conf;
     this.#setConf(snap.meta.conf);

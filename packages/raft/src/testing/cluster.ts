@@ -43,6 +43,7 @@ export class Cluster {
       };
       this.nodes.set(id, new MemoryNode(o));
     }
+    this.process(); // persist and apply the bootstrap entry
   }
 
   /** Add a fresh (empty, non-bootstrapped) node that will learn membership from the leader. */

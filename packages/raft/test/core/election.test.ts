@@ -8,12 +8,12 @@ describe('election', () => {
     const c = new Cluster({ voters: ['a', 'b', 'c'] });
     expect(c.elect('a')).toBe('a');
     const a = c.raw('a');
-    expect(a.term).toBe(1);
+    expect(a.term).toBe(2); // term 1 is the bootstrap entry's
     const idx = a.propose(enc.encode('x'));
     c.stabilize();
     for (const id of ['a', 'b', 'c']) {
       expect(c.raw(id).commitIndex).toBe(idx);
-      expect(c.node(id).applied.map((e) => e.type)).toEqual(['noop', 'normal']);
+      expect(c.node(id).applied.map((e) => e.type)).toEqual(['conf-change', 'noop', 'normal']);
     }
   });
 
