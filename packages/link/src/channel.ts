@@ -151,7 +151,7 @@ export class SecureChannel implements AsyncDisposable {
     const p = this.#p;
     const ciphers = o.ciphers ?? p.ciphers;
     if (ciphers.length === 0) return Promise.reject(new InvalidArgumentError('ciphers', 'must not be empty'));
-    for (const c of ciphers) if (!p.ciphers.includes(c)) return Promise.reject(new LinkError('UNSUPPORTED_CIPHER', `provider ${p.name} has no ${c}`));
+    for (const c of ciphers) if (c !== 'none' && !p.ciphers.includes(c)) return Promise.reject(new LinkError('UNSUPPORTED_CIPHER', `provider ${p.name} has no ${c}`));
     let authorize: ((pub: Uint8Array) => boolean) | undefined;
     try {
       authorize = makeAuthorize(o);
@@ -359,7 +359,7 @@ export class SecureChannel implements AsyncDisposable {
     return this.#receiver;
   }
 
-  #sendRecord(type: RecordType, payload: Uint8Array): void | Promise<void> {
+  #sendRecord(type: RecordType, payload: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
     const s = this.#requireSender();
     const now = this.#clock.now();
     if (type === RecordType.data && s.needsRekey(now)) {
@@ -458,6 +458,25 @@ export class SecureChannel implements AsyncDisposable {
     this.#stats.messagesSent++;
     this.#stats.bytesSent += message.length;
     return this.#sendRecord(RecordType.data, message);
+  }
+
+  /**
+   * Sends one message given as pieces (concatenated by the cipher, without a copy on the
+   * node:crypto ciphers). Returns a promise only under back-pressure.
+   */
+  sendParts(parts: readonly Uint8Array[]): void | Promise<void> {
+    if (this.#state !== 'open') throw this.#error ?? new LinkError('CLOSED', 'channel is not open');
+    let n = 0;
+    for (const p of parts) n += p.length;
+    if (n > this.maxMessageSize) throw new WireError('RECORD_TOO_LARGE', 'message', 0, `message of ${n} bytes exceeds ${this.maxMessageSize}`);
+    this.#stats.messagesSent++;
+    this.#stats.bytesSent += n;
+    return this.#sendRecord(RecordType.data, parts);
+  }
+
+  /** Closes at once without a close record (the peer sees TRUNCATED); `error` becomes {@link closeError}. */
+  destroy(error?: LinkError): void {
+    this.#fail(error ?? new LinkError('CLOSED', 'channel destroyed'));
   }
 
   /** Receives messages; queued messages are delivered to the first listener. */

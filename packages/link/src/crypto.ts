@@ -28,10 +28,12 @@ import { concatBytes, toHex } from './bytes.js';
 import { LinkError } from './errors.js';
 
 /** AEAD ciphers the record layer can negotiate (wire ids in PROTOCOL.md §3). */
-export type CipherId = 'aes-256-gcm' | 'chacha20-poly1305' | 'xsalsa20-poly1305';
+export type CipherId = 'aes-256-gcm' | 'chacha20-poly1305' | 'xsalsa20-poly1305' | 'none';
 
 /** One-byte wire ids of the ciphers. */
 export const CIPHER_IDS: Readonly<Record<CipherId, number>> = {
+  /** No encryption, no tag: only for same-host links the operator allowed (see LocalPolicy). */
+  none: 0,
   'chacha20-poly1305': 1,
   'aes-256-gcm': 2,
   'xsalsa20-poly1305': 3,
@@ -53,6 +55,8 @@ export const KEY_LENGTH = 32;
 /** A keyed AEAD. The sealed form is 16 bytes longer than the plaintext. */
 export interface Aead {
   readonly cipher: CipherId;
+  /** Bytes added by sealing (16; 0 for 'none'). */
+  readonly tagLength: number;
   /**
    * Seals `plaintext`; the result has `headroom` unused bytes at the start (so a caller can write a
    * header there without another copy) followed by the sealed bytes. XSalsa20-Poly1305 has no
@@ -60,7 +64,7 @@ export interface Aead {
    */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom?: number): Uint8Array;
   /** Like {@link seal} without headroom, but may return the sealed bytes in several pieces (no copy). */
-  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array[];
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[];
   /** Opens sealed bytes; undefined when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
@@ -123,8 +127,26 @@ function canonicalS(sig: Uint8Array): boolean {
 // ---------------------------------------------------------------------------------------------
 // Shared pure-JS pieces (tweetnacl): XSalsa20-Poly1305, SHA-512, HMAC/HKDF-SHA-512.
 
+/** The 'none' cipher: plaintext records (same-host links only; the handshake still authenticates). */
+class NullAead implements Aead {
+  readonly cipher = 'none' as const;
+  readonly tagLength = 0;
+  seal(_n: Uint8Array, _a: Uint8Array, plaintext: Uint8Array, headroom = 0): Uint8Array {
+    const out = new Uint8Array(headroom + plaintext.length);
+    out.set(plaintext, headroom);
+    return out;
+  }
+  sealv(_n: Uint8Array, _a: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+    return plaintext instanceof Uint8Array ? [plaintext] : [...plaintext];
+  }
+  open(_n: Uint8Array, _a: Uint8Array, sealed: Uint8Array): Uint8Array {
+    return sealed;
+  }
+}
+
 class SecretboxAead implements Aead {
   readonly cipher = 'xsalsa20-poly1305' as const;
+  readonly tagLength = TAG_LENGTH;
   readonly #key: Uint8Array;
   constructor(key: Uint8Array) {
     this.#key = Uint8Array.from(key);
@@ -136,8 +158,8 @@ class SecretboxAead implements Aead {
     out.set(boxed, headroom);
     return out;
   }
-  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array[] {
-    return [this.seal(nonce, aad, plaintext)];
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+    return [this.seal(nonce, aad, plaintext instanceof Uint8Array ? plaintext : concatBytes(...plaintext))];
   }
   open(nonce: Uint8Array, _aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     return nacl.secretbox.open(sealed, nonce, this.#key) ?? undefined;
@@ -209,6 +231,7 @@ export const portableCrypto: CryptoProvider = Object.freeze({
   },
   aead(cipher: CipherId, key: Uint8Array): Aead {
     checkLen('AEAD key', key, KEY_LENGTH);
+    if (cipher === 'none') return new NullAead();
     if (cipher !== 'xsalsa20-poly1305') throw new LinkError('UNSUPPORTED_CIPHER', `portable provider has no ${cipher}`);
     return new SecretboxAead(key);
   },
@@ -280,6 +303,7 @@ class NodeEphemeral implements Ephemeral {
 
 class NodeAead implements Aead {
   readonly cipher: 'aes-256-gcm' | 'chacha20-poly1305';
+  readonly tagLength = TAG_LENGTH;
   readonly #key: KeyObject | Buffer;
   constructor(cipher: 'aes-256-gcm' | 'chacha20-poly1305', key: Uint8Array) {
     this.cipher = cipher;
@@ -296,13 +320,18 @@ class NodeAead implements Aead {
     c.getAuthTag().copy(out, headroom + plaintext.length);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
-  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array[] {
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+    const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+    let n = 0;
+    for (const p of parts) n += p.length;
     const c = createCipheriv(this.cipher as 'chacha20-poly1305', this.#key, nonce, { authTagLength: TAG_LENGTH });
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    const ct = c.update(plaintext);
+    c.setAAD(aad, { plaintextLength: n });
+    const out: Uint8Array[] = [];
+    for (const p of parts) if (p.length > 0) out.push(c.update(p));
     const fin = c.final();
-    const tag = c.getAuthTag();
-    return fin.length > 0 ? [ct, fin, tag] : [ct, tag];
+    if (fin.length > 0) out.push(fin);
+    out.push(c.getAuthTag());
+    return out;
   }
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length < TAG_LENGTH) return undefined;
@@ -351,6 +380,7 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
   aead(cipher: CipherId, key: Uint8Array): Aead {
     checkLen('AEAD key', key, KEY_LENGTH);
     if (cipher === 'xsalsa20-poly1305') return new SecretboxAead(key);
+    if (cipher === 'none') return new NullAead();
     if ((CIPHER_IDS as Record<string, number | undefined>)[cipher] === undefined) throw new LinkError('UNSUPPORTED_CIPHER', `unknown cipher ${cipher}`);
     return new NodeAead(cipher, key);
   },

@@ -27,6 +27,71 @@ export interface FrameDuplex {
   close(): void;
 }
 
+/**
+ * Reassembles 4-byte big-endian length-prefixed frames from a byte stream. Rejects a length above
+ * the limit before buffering its payload.
+ */
+export class LengthPrefixFramer {
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #need = -1; // -1: reading a length prefix
+  maxFrame: number;
+  readonly #onFrame: (f: Uint8Array) => void;
+
+  constructor(maxFrame: number, onFrame: (f: Uint8Array) => void) {
+    this.maxFrame = maxFrame;
+    this.#onFrame = onFrame;
+  }
+
+  /** True while a frame (or its length prefix) is partially received. */
+  get partial(): boolean {
+    return this.#need >= 0 || this.#buffered > 0;
+  }
+
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      this.#buffered -= n;
+      return out;
+    }
+    const all = Buffer.concat(this.#chunks, this.#buffered);
+    const out = new Uint8Array(all.buffer, all.byteOffset, n);
+    const rest = all.subarray(n);
+    this.#chunks = rest.length > 0 ? [rest] : [];
+    this.#buffered -= n;
+    return out;
+  }
+
+  /** Feeds bytes; throws RECORD_TOO_LARGE for an oversized length prefix. */
+  push(data: Uint8Array): void {
+    this.#chunks.push(data);
+    this.#buffered += data.length;
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#buffered < 4) return;
+        const h = this.#take(4);
+        this.#need = (((h[0] ?? 0) << 24) | ((h[1] ?? 0) << 16) | ((h[2] ?? 0) << 8) | (h[3] ?? 0)) >>> 0;
+        if (this.#need > this.maxFrame) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `frame of ${this.#need} bytes exceeds ${this.maxFrame}`);
+      }
+      if (this.#buffered < this.#need) return;
+      const frame = this.#take(this.#need);
+      this.#need = -1;
+      this.#onFrame(frame);
+    }
+  }
+}
+
+function lengthPrefix(parts: readonly Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const hdr = new Uint8Array(4);
+  new DataView(hdr.buffer).setUint32(0, len);
+  return hdr;
+}
+
 /** Options for {@link socketDuplex}. */
 export interface SocketDuplexOptions {
   /** Initial incoming frame limit in bytes. Default 16 MiB + 64. */
@@ -38,70 +103,23 @@ export interface SocketDuplexOptions {
  * A stream that ends inside a frame ends the duplex with TRUNCATED.
  */
 export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}): FrameDuplex {
-  let maxFrame = options.maxFrame ?? 16 * 1024 * 1024 + 64;
   let sink: FrameSink | undefined;
   let ended = false;
-  let chunks: Buffer[] = [];
-  let buffered = 0;
-  let need = -1; // -1: reading a length prefix
   let drain: Promise<void> | undefined;
+  const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
 
-  const isEnded = (): boolean => ended;
   const end = (e?: LinkError): void => {
     if (ended) return;
     ended = true;
     sink?.onEnd(e);
   };
 
-  const take = (n: number): Buffer => {
-    const first = chunks[0];
-    if (first !== undefined && first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) chunks.shift();
-      else chunks[0] = first.subarray(n);
-      buffered -= n;
-      return out;
-    }
-    const all = Buffer.concat(chunks, buffered);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    chunks = rest.length > 0 ? [rest] : [];
-    buffered -= n;
-    return out;
-  };
-
-  const onData = (data: Buffer): void => {
-    if (ended) return;
-    chunks.push(data);
-    buffered += data.length;
-    for (;;) {
-      if (need < 0) {
-        if (buffered < 4) return;
-        need = take(4).readUInt32BE(0);
-        if (need > maxFrame) {
-          end(new WireError('RECORD_TOO_LARGE', 'length', 0, `frame of ${need} bytes exceeds ${maxFrame}`));
-          socket.destroy();
-          return;
-        }
-      }
-      if (buffered < need) return;
-      const frame = take(need);
-      need = -1;
-      sink?.onFrame(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
-      if (isEnded()) return;
-    }
-  };
-
   return {
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || socket.destroyed) throw new LinkError('CLOSED', 'socket closed');
       const parts = frame instanceof Uint8Array ? [frame] : frame;
-      let len = 0;
-      for (const p of parts) len += p.length;
-      const hdr = Buffer.allocUnsafe(4);
-      hdr.writeUInt32BE(len, 0);
       socket.cork();
-      socket.write(hdr);
+      socket.write(lengthPrefix(parts));
       let ok = true;
       for (const p of parts) ok = socket.write(p);
       socket.uncork();
@@ -120,9 +138,17 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
     },
     start(s: FrameSink): void {
       sink = s;
-      socket.on('data', onData);
+      socket.on('data', (data: Buffer) => {
+        if (ended) return;
+        try {
+          framer.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        } catch (e) {
+          end(e as LinkError);
+          socket.destroy();
+        }
+      });
       socket.on('end', () => {
-        if (need >= 0 || buffered > 0) end(new LinkError('TRUNCATED', 'stream ended inside a frame'));
+        if (framer.partial) end(new LinkError('TRUNCATED', 'stream ended inside a frame'));
         else end();
       });
       socket.on('error', (e) => {
@@ -133,11 +159,83 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
       });
     },
     setMaxFrame(bytes: number): void {
-      maxFrame = bytes;
+      framer.maxFrame = bytes;
     },
     close(): void {
       if (!socket.destroyed) socket.end();
       setImmediate(() => socket.destroy()).unref();
+    },
+  };
+}
+
+/**
+ * The subset of `@abi/transport`'s `ByteStream` a duplex needs (structural, so this module does
+ * not import the transport package).
+ */
+export interface ByteStreamLike {
+  write(chunks: readonly Uint8Array[]): boolean;
+  onData(listener: (chunk: Uint8Array) => void): Disposable;
+  onDrain(listener: () => void): Disposable;
+  onClose(listener: (error?: Error) => void): Disposable;
+  end(): void;
+  destroy(error?: Error): void;
+}
+
+/** Frames an `@abi/transport` ByteStream with a 4-byte big-endian length prefix. */
+export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOptions = {}): FrameDuplex {
+  let sink: FrameSink | undefined;
+  let ended = false;
+  let closedLocally = false;
+  let drain: Promise<void> | undefined;
+  let drainResolve: (() => void) | undefined;
+  const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
+  const end = (e?: LinkError): void => {
+    if (ended) return;
+    ended = true;
+    drainResolve?.();
+    sink?.onEnd(e);
+  };
+  return {
+    send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
+      if (ended || closedLocally) throw new LinkError('CLOSED', 'stream closed');
+      const parts = frame instanceof Uint8Array ? [frame] : frame;
+      if (stream.write([lengthPrefix(parts), ...parts])) return;
+      drain ??= new Promise<void>((resolve) => {
+        drainResolve = () => {
+          drain = undefined;
+          drainResolve = undefined;
+          resolve();
+        };
+      });
+      return drain;
+    },
+    start(s: FrameSink): void {
+      sink = s;
+      stream.onData((chunk) => {
+        if (ended) return;
+        try {
+          framer.push(chunk);
+        } catch (e) {
+          end(e as LinkError);
+          stream.destroy();
+        }
+      });
+      stream.onDrain(() => {
+        drainResolve?.();
+      });
+      stream.onClose((e) => {
+        if (e !== undefined) end(new LinkError('TRUNCATED', `stream error: ${e.message}`, { cause: e }));
+        else if (framer.partial) end(new LinkError('TRUNCATED', 'stream ended inside a frame'));
+        else end();
+      });
+    },
+    setMaxFrame(bytes: number): void {
+      framer.maxFrame = bytes;
+    },
+    close(): void {
+      if (closedLocally) return;
+      closedLocally = true;
+      stream.end();
     },
   };
 }

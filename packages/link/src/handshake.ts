@@ -218,8 +218,14 @@ function trafficKeys(p: CryptoProvider, dh: Uint8Array, th: Uint8Array, cipher: 
   };
 }
 
+/** The AEAD that seals handshake identities: the negotiated cipher, or XSalsa20-Poly1305 when records use 'none'. */
+function hsCipher(c: CipherId): CipherId {
+  return c === 'none' ? 'xsalsa20-poly1305' : c;
+}
+
 function openIdentity(p: CryptoProvider, cipher: CipherId, key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, label: Uint8Array, th: Uint8Array): Uint8Array {
-  const pt = p.aead(cipher, key).open(new Uint8Array(nonceLength(cipher)), aad, sealed);
+  const c = hsCipher(cipher);
+  const pt = p.aead(c, key).open(new Uint8Array(nonceLength(c)), aad, sealed);
   if (pt?.length !== 96) throw new LinkError('TRANSCRIPT_MISMATCH', 'sealed handshake part failed to open: transcript or key differs between the peers (tampering or a key substituted in the middle)');
   const pub = pt.slice(0, 32);
   const sig = pt.subarray(32, 96);
@@ -229,7 +235,8 @@ function openIdentity(p: CryptoProvider, cipher: CipherId, key: Uint8Array, aad:
 
 function sealIdentity(o: HandshakeOptions, cipher: CipherId, key: Uint8Array, aad: Uint8Array, label: Uint8Array, th: Uint8Array): Uint8Array {
   const sig = o.identity.sign(concatBytes(label, th));
-  return o.provider.aead(cipher, key).seal(new Uint8Array(nonceLength(cipher)), aad, concatBytes(o.identity.publicKey, sig));
+  const c = hsCipher(cipher);
+  return o.provider.aead(c, key).seal(new Uint8Array(nonceLength(c)), aad, concatBytes(o.identity.publicKey, sig));
 }
 
 function checkAuthorized(o: HandshakeOptions, pub: Uint8Array): void {

@@ -107,14 +107,15 @@ export class RecordSender {
   }
 
   /** Like {@link seal} but returns the record as pieces (header, ciphertext, tag) to write without copying. */
-  sealv(type: RecordType, payload: Uint8Array): Uint8Array[] {
+  sealv(type: RecordType, payload: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
     const seq = this.#seq;
     if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
     this.#seq = seq + 1n;
     const header = new Uint8Array(RECORD_HEADER);
     writeHeader(header, type, this.#phase, seq);
     const parts = this.#aead.sealv(recordNonce(this.#iv, type, this.#phase, seq), header, payload);
-    this.#bytes += payload.length;
+    if (payload instanceof Uint8Array) this.#bytes += payload.length;
+    else for (const p of payload) this.#bytes += p.length;
     return [header, ...parts];
   }
 
@@ -217,8 +218,9 @@ export class RecordReceiver {
   }
 
   open(record: Uint8Array): OpenedRecord {
-    if (record.length < RECORD_OVERHEAD) throw new WireError('RECORD_MALFORMED', 'header', record.length, `record of ${record.length} bytes is shorter than ${RECORD_OVERHEAD}`);
-    if (record.length - RECORD_OVERHEAD > this.#maxPlaintext) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `record plaintext exceeds ${this.#maxPlaintext}`);
+    const overhead = RECORD_HEADER + this.#aead.tagLength;
+    if (record.length < overhead) throw new WireError('RECORD_MALFORMED', 'header', record.length, `record of ${record.length} bytes is shorter than ${overhead}`);
+    if (record.length - overhead > this.#maxPlaintext) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `record plaintext exceeds ${this.#maxPlaintext}`);
     const type = record[0] ?? 0;
     if (!KNOWN_TYPES.has(type)) throw new WireError('RECORD_MALFORMED', 'type', 0, `unknown record type 0x${type.toString(16)}`);
     const phase = record[1] ?? 0;

@@ -1,0 +1,252 @@
+/**
+ * SecureTransport: any `@abi/transport` StreamNetwork (TCP, Unix sockets, the memory network)
+ * with every stream upgraded to a {@link SecureChannel} before the transport's framing starts.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  FrameType,
+  StreamTransport,
+  TransportError,
+  decodeCbor,
+  encodeCbor,
+  encodeFrame,
+  tcpNetwork,
+  type ByteStream,
+  type Connection,
+  type DialOptions,
+  type StreamNetwork,
+  type StreamTransportInit,
+  type StreamUpgrade,
+  type TcpNetworkInit,
+} from '@abi/transport';
+import { SecureChannel, type ChannelOptions, type PeerIdentity } from './channel.js';
+import type { CipherId } from './crypto.js';
+import { byteStreamDuplex } from './duplex.js';
+import { LinkError, isLinkError } from './errors.js';
+import { publicKeyFromNodeId } from './identity.js';
+import { RECORD_OVERHEAD } from './record.js';
+
+/** Channel options of a secure transport (the signal comes from the dial / transport). */
+export type SecureOptions = Omit<ChannelOptions, 'signal' | 'ephemeralPrivateKey'>;
+
+/**
+ * When records may skip encryption. The handshake (mutual authentication, pinning, allowlist) runs
+ * regardless; only the record cipher becomes `none`, and only if BOTH ends allow it and each end
+ * sees the stream as same-host. The choice is in the signed transcript, so nobody in between can
+ * force it.
+ *
+ * - `never` (default): always encrypt.
+ * - `unix`: plaintext over Unix domain sockets.
+ * - `unix-or-loopback`: also over TCP between loopback addresses (127.0.0.0/8, ::1).
+ */
+export type LocalPlaintextPolicy = 'never' | 'unix' | 'unix-or-loopback';
+
+export interface SecureTransportInit extends Omit<StreamTransportInit, 'upgrade' | 'identity'>, SecureOptions {
+  /** Operator switch for plaintext records between processes on one host. Default 'never'. */
+  readonly localPlaintext?: LocalPlaintextPolicy;
+  /** Called after each successful handshake (logging, metrics, tests). */
+  readonly onSecured?: (info: SecuredInfo) => void;
+}
+
+/** What a completed secure upgrade negotiated. */
+export interface SecuredInfo {
+  readonly peer: PeerIdentity;
+  readonly cipher: CipherId;
+  readonly initiator: boolean;
+  readonly localAddress: string;
+  readonly remoteAddress: string;
+}
+
+export interface SecureDialOptions extends DialOptions {
+  /** Pin the peer of this dial (node id or public key); overrides the transport's `peer`. */
+  readonly peer?: string | Uint8Array;
+}
+
+const dialContext = new AsyncLocalStorage<{ peer?: string | Uint8Array }>();
+
+function isLoopback(address: string): boolean {
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.slice(0, address.lastIndexOf(':'));
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(host);
+}
+
+/** True when the policy allows plaintext for a stream with these addresses. */
+export function plaintextAllowed(policy: LocalPlaintextPolicy, localAddress: string, remoteAddress: string): boolean {
+  if (policy === 'never') return false;
+  const unix = (a: string): boolean => a === 'unix' || a.startsWith('unix:') || a.startsWith('/');
+  if (unix(localAddress) && unix(remoteAddress)) return true;
+  return policy === 'unix-or-loopback' && isLoopback(localAddress) && isLoopback(remoteAddress);
+}
+
+const MAX_HELLO = 64 * 1024;
+const TRANSPORT_HEADER = 24;
+
+/**
+ * Exposes an open channel as an `@abi/transport` ByteStream. The peer's first transport frame must
+ * be its HELLO: its `id` field is replaced by the peer's authenticated node id, so
+ * `Connection.remoteIdentity` is authenticated on a secure transport.
+ */
+export function channelByteStream(ch: SecureChannel, raw: ByteStream): ByteStream {
+  const drainListeners = new Set<() => void>();
+  let blocked = false;
+  const peerId = ch.peer.nodeId;
+  const max = ch.maxMessageSize;
+
+  const afterSend = (r: void | Promise<void>): boolean => {
+    if (r === undefined) return true;
+    blocked = true;
+    r.then(
+      () => {
+        blocked = false;
+        for (const l of drainListeners) l();
+      },
+      () => undefined,
+    );
+    return false;
+  };
+
+  return {
+    localAddress: raw.localAddress,
+    remoteAddress: raw.remoteAddress,
+    write(chunks: readonly Uint8Array[]): boolean {
+      if (ch.state !== 'open') return false;
+      let n = 0;
+      for (const c of chunks) n += c.length;
+      try {
+        if (n <= max) return afterSend(ch.sendParts(chunks)) && !blocked;
+        // a byte stream: larger writes are cut into several records
+        const all = new Uint8Array(n);
+        let o = 0;
+        for (const c of chunks) {
+          all.set(c, o);
+          o += c.length;
+        }
+        let ok = true;
+        for (let i = 0; i < n; i += max) ok = afterSend(ch.sendParts([all.subarray(i, Math.min(n, i + max))])) && ok;
+        return ok && !blocked;
+      } catch {
+        return false;
+      }
+    },
+    onData(listener: (chunk: Uint8Array) => void): Disposable {
+      let pending: Uint8Array[] | undefined = [];
+      let pendingLen = 0;
+      return ch.onMessage((m) => {
+        if (pending === undefined) {
+          listener(m);
+          return;
+        }
+        pending.push(m);
+        pendingLen += m.length;
+        if (pendingLen < TRANSPORT_HEADER) return;
+        const all = pending.length === 1 ? m : Buffer.concat(pending);
+        const dv = new DataView(all.buffer, all.byteOffset, all.byteLength);
+        const len = dv.getUint32(16, true);
+        if (all[5] !== FrameType.HELLO || len > MAX_HELLO) {
+          // not a hello: hand it to the framing layer, which reports the protocol error
+          pending = undefined;
+          listener(all);
+          return;
+        }
+        if (all.length < TRANSPORT_HEADER + len) return;
+        pending = undefined;
+        let hello: Uint8Array = all.subarray(0, TRANSPORT_HEADER + len);
+        try {
+          const body = decodeCbor(all.subarray(TRANSPORT_HEADER, TRANSPORT_HEADER + len), 4);
+          if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+            const rewritten = { ...(body as Record<string, unknown>), id: peerId };
+            hello = encodeFrame({ type: FrameType.HELLO, flags: dv.getUint16(6, true), id: 0, payload: encodeCbor(rewritten) });
+          }
+        } catch {
+          // leave it: the framing layer rejects a bad hello itself
+        }
+        listener(hello);
+        if (all.length > TRANSPORT_HEADER + len) listener(all.subarray(TRANSPORT_HEADER + len));
+      });
+    },
+    onDrain(listener: () => void): Disposable {
+      drainListeners.add(listener);
+      return { [Symbol.dispose]: () => { drainListeners.delete(listener); } };
+    },
+    onClose(listener: (error?: Error) => void): Disposable {
+      return ch.onClose((e) => { listener(e); });
+    },
+    end(): void {
+      void ch.close();
+    },
+    destroy(error?: Error): void {
+      ch.destroy(error === undefined ? undefined : isLinkError(error) ? error : new LinkError('CLOSED', error.message, { cause: error }));
+      raw.destroy(error);
+    },
+    pause(): void {
+      raw.pause?.();
+    },
+    resume(): void {
+      raw.resume?.();
+    },
+  };
+}
+
+/**
+ * The stream upgrade that runs the secure handshake on both sides. A failed handshake rejects with
+ * a TransportError PROTOCOL_ERROR whose `cause` is the LinkError (its `code` names the reason).
+ */
+export function secureUpgrade(options: SecureOptions & { readonly localPlaintext?: LocalPlaintextPolicy; readonly onSecured?: (info: SecuredInfo) => void }): StreamUpgrade {
+  return async (raw, { initiator, signal }) => {
+    const base: CipherId[] = [...(options.ciphers ?? (options.provider ?? options.identity.provider).ciphers)].filter((c) => c !== 'none');
+    const local = plaintextAllowed(options.localPlaintext ?? 'never', raw.localAddress, raw.remoteAddress);
+    const ciphers: CipherId[] = local ? ['none', ...base] : base;
+    const perDial = initiator ? dialContext.getStore() : undefined;
+    const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+    const duplex = byteStreamDuplex(raw, { maxFrame: maxMessageSize + RECORD_OVERHEAD });
+    const o: ChannelOptions = { ...options, ciphers, maxMessageSize, signal, ...(perDial?.peer !== undefined ? { peer: perDial.peer } : {}) };
+    try {
+      const ch = initiator ? await SecureChannel.connect(duplex, o) : await SecureChannel.accept(duplex, o);
+      options.onSecured?.({ peer: ch.peer, cipher: ch.cipher, initiator, localAddress: raw.localAddress, remoteAddress: raw.remoteAddress });
+      return channelByteStream(ch, raw);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      const code = isLinkError(e) ? e.code : 'UNKNOWN';
+      throw new TransportError('PROTOCOL_ERROR', `secure handshake failed: ${code}${e instanceof Error ? `: ${e.message}` : ''}`, { cause: e });
+    }
+  };
+}
+
+/**
+ * A Transport whose every connection is a mutually authenticated, encrypted {@link SecureChannel}
+ * over the given network. `Connection.remoteIdentity` is the peer's authenticated node id.
+ */
+export class SecureTransport extends StreamTransport {
+  readonly #init: SecureTransportInit;
+
+  constructor(network: StreamNetwork, init: SecureTransportInit) {
+    super(network, { ...init, identity: init.identity.nodeId, upgrade: secureUpgrade(init) });
+    this.#init = init;
+  }
+
+  /** This transport's node id. */
+  get nodeId(): string {
+    return this.#init.identity.nodeId;
+  }
+
+  override dial(address: string, options?: SecureDialOptions): Promise<Connection> {
+    const peer = options?.peer;
+    if (peer === undefined) return super.dial(address, options);
+    return dialContext.run({ peer }, () => super.dial(address, options));
+  }
+
+  /** The authenticated peer of a connection of this transport. */
+  static peerOf(connection: Connection): PeerIdentity | undefined {
+    const id = connection.remoteIdentity;
+    if (id === undefined) return undefined;
+    try {
+      return { nodeId: id, publicKey: publicKeyFromNodeId(id) };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A SecureTransport over TCP and Unix sockets (`host:port`, `[v6]:port`, `unix:/path`). */
+export function secureTcpTransport(init: SecureTransportInit & TcpNetworkInit): SecureTransport {
+  return new SecureTransport(tcpNetwork(init), init);
+}

@@ -1,0 +1,97 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MemoryNetwork, isTransportError } from '@abi/transport';
+import { transportCompliance } from '@abi/transport/compliance';
+import { describe, expect, it } from 'vitest';
+import { Identity, SecureTransport, plaintextAllowed, secureTcpTransport } from '../src/index.js';
+
+const ida = Identity.fromSeed(new Uint8Array(32).fill(0x31));
+const idb = Identity.fromSeed(new Uint8Array(32).fill(0x32));
+
+transportCompliance('secure over memory', async () => {
+  const network = new MemoryNetwork({ seed: 7 });
+  const a = new SecureTransport(network.node('a'), { identity: ida });
+  const b = new SecureTransport(network.node('b'), { identity: idb });
+  return { a, b, address: 'b', close: async () => { await a.close(); await b.close(); } };
+});
+
+transportCompliance('secure over tcp', async () => {
+  const a = secureTcpTransport({ identity: ida });
+  const b = secureTcpTransport({ identity: idb, allow: [ida.nodeId] });
+  return { a, b, address: '127.0.0.1:0', close: async () => { await a.close(); await b.close(); } };
+});
+
+transportCompliance('secure over unix socket, local plaintext allowed', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'abi-link-'));
+  const a = secureTcpTransport({ identity: ida, localPlaintext: 'unix' });
+  const b = secureTcpTransport({ identity: idb, localPlaintext: 'unix' });
+  return { a, b, address: `unix:${path.join(dir, 's.sock')}`, close: async () => { await a.close(); await b.close(); } };
+});
+
+describe('SecureTransport', () => {
+  it('reports the authenticated peer as remoteIdentity on both sides', async () => {
+    await using a = secureTcpTransport({ identity: ida });
+    await using b = secureTcpTransport({ identity: idb });
+    b.handle('who', (_p, ctx) => ctx.connection.remoteIdentity);
+    const l = await b.listen('127.0.0.1:0');
+    const conn = await a.dial(l.address, { peer: idb.nodeId });
+    expect(conn.remoteIdentity).toBe(idb.nodeId);
+    expect(SecureTransport.peerOf(conn)?.publicKey).toEqual(idb.publicKey);
+    expect(await conn.request('who')).toBe(ida.nodeId);
+  });
+
+  it('a dial pinned to the wrong identity fails with PROTOCOL_ERROR caused by PEER_NOT_ALLOWED', async () => {
+    await using a = secureTcpTransport({ identity: ida });
+    await using b = secureTcpTransport({ identity: idb });
+    const l = await b.listen('127.0.0.1:0');
+    const err = await a.dial(l.address, { peer: ida.nodeId }).then(() => undefined, (e: unknown) => e);
+    expect(isTransportError(err)).toBe(true);
+    expect((err as { code: string }).code).toBe('PROTOCOL_ERROR');
+    expect((err as { cause: { code: string } }).cause.code).toBe('PEER_NOT_ALLOWED');
+  });
+
+  it('a plain transport cannot talk to a secure one', async () => {
+    const { TcpTransport } = await import('@abi/transport');
+    await using a = new TcpTransport({ connectTimeoutMs: 2000, helloTimeoutMs: 1000 });
+    await using b = secureTcpTransport({ identity: idb, handshakeTimeoutMs: 1000 });
+    const l = await b.listen('127.0.0.1:0');
+    await expect(a.dial(l.address)).rejects.toSatisfy(isTransportError);
+  });
+
+  it('negotiates plaintext records only over a same-host stream when both operators allow it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'abi-link-'));
+    const run = async (addr: string, pa: 'never' | 'unix' | 'unix-or-loopback', pb: 'never' | 'unix' | 'unix-or-loopback'): Promise<string[]> => {
+      const seen: string[] = [];
+      const a = secureTcpTransport({ identity: ida, localPlaintext: pa, onSecured: (i) => seen.push(`a:${i.cipher}`) });
+      const b = secureTcpTransport({ identity: idb, localPlaintext: pb, onSecured: (i) => seen.push(`b:${i.cipher}`) });
+      b.handle('echo', (p) => p);
+      try {
+        const l = await b.listen(addr);
+        const c = await a.dial(l.address);
+        expect(await c.request('echo', 'x')).toBe('x');
+        return seen.sort();
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    };
+    expect(await run(`unix:${path.join(dir, '1.sock')}`, 'unix', 'unix')).toEqual(['a:none', 'b:none']);
+    expect(await run(`unix:${path.join(dir, '2.sock')}`, 'unix', 'never')).toEqual(['a:aes-256-gcm', 'b:aes-256-gcm']);
+    expect(await run(`unix:${path.join(dir, '3.sock')}`, 'never', 'unix')).toEqual(['a:aes-256-gcm', 'b:aes-256-gcm']);
+    expect(await run('127.0.0.1:0', 'unix', 'unix')).toEqual(['a:aes-256-gcm', 'b:aes-256-gcm']);
+    expect(await run('127.0.0.1:0', 'unix-or-loopback', 'unix-or-loopback')).toEqual(['a:none', 'b:none']);
+  });
+
+  it('local plaintext needs both the operator switch and a same-host stream', () => {
+    expect(plaintextAllowed('never', 'unix', 'unix')).toBe(false);
+    expect(plaintextAllowed('unix', 'unix', 'unix')).toBe(true);
+    expect(plaintextAllowed('unix', '127.0.0.1:1', '127.0.0.1:2')).toBe(false);
+    expect(plaintextAllowed('unix-or-loopback', '127.0.0.1:1', '127.0.0.1:2')).toBe(true);
+    expect(plaintextAllowed('unix-or-loopback', '[::1]:1', '[::1]:2')).toBe(true);
+    expect(plaintextAllowed('unix-or-loopback', '10.0.0.1:1', '127.0.0.1:2')).toBe(false);
+    expect(plaintextAllowed('unix-or-loopback', '192.168.1.2:1', '192.168.1.3:2')).toBe(false);
+  });
+});
+
+
