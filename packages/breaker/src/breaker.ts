@@ -122,6 +122,8 @@ export interface BreakerSnapshot {
   readonly window: WindowSnapshot;
 }
 
+const RESOLVED = Promise.resolve();
+
 const SUCCESS = 0;
 const FAILURE = 1;
 const CANCEL = 2;
@@ -129,6 +131,7 @@ type Kind = typeof SUCCESS | typeof FAILURE | typeof CANCEL;
 
 // Set in CircuitBreaker's static block: lets permits reach the breaker's private state.
 let settle: (b: CircuitBreaker, epoch: number, halfOpen: boolean, kind: Kind, timeout: boolean, error: unknown) => void;
+let counts: (b: CircuitBreaker, error: unknown) => boolean;
 
 /** The shared permit of one closed period: reused, so admission allocates nothing. */
 class ClosedPermit implements Permit {
@@ -137,10 +140,21 @@ class ClosedPermit implements Permit {
   readonly epoch: number;
   /** Acquired minus released; releases beyond acquisitions are ignored. */
   outstanding = 0;
+  /** Promise handlers of `execute` for this period (bound once, so a call allocates none). */
+  readonly onValue: (value: unknown) => unknown;
+  readonly onError: (error: unknown) => never;
 
   constructor(breaker: CircuitBreaker, epoch: number) {
     this.breaker = breaker;
     this.epoch = epoch;
+    this.onValue = (value) => {
+      settle(breaker, epoch, false, SUCCESS, false, undefined);
+      return value;
+    };
+    this.onError = (error) => {
+      settle(breaker, epoch, false, counts(breaker, error) ? FAILURE : SUCCESS, false, error);
+      throw error;
+    };
   }
   success(): void {
     if (this.outstanding === 0) return;
@@ -229,6 +243,8 @@ export class CircuitBreaker implements Policy {
   #probesInFlight = 0;
   #probeSuccesses = 0;
   #isolations = 0;
+  #periodError: CircuitOpenError | undefined;
+  #periodThrow: (() => never) | undefined;
 
   #successes = 0;
   #failures = 0;
@@ -254,6 +270,7 @@ export class CircuitBreaker implements Policy {
     settle = (b, epoch, halfOpen, kind, timeout, error) => {
       b.#settle(epoch, halfOpen, kind, timeout, error);
     };
+    counts = (b, error) => b.#counts(error);
   }
 
   constructor(options: CircuitBreakerOptions = {}) {
@@ -333,22 +350,71 @@ export class CircuitBreaker implements Policy {
    * `TimeoutError` and counts as a failure. The signal handed to `fn` is aborted in both cases.
    */
   execute<T>(fn: PolicyFn<T>, options?: PolicyContext): Promise<T> {
-    if (this.#state === 'closed' && this.#timeoutMs === 0 && options?.signal === undefined) {
-      return this.#runClosed(fn, options ?? EMPTY_CONTEXT, this.#epoch);
+    const context = options ?? EMPTY_CONTEXT;
+    if (this.#timeoutMs !== 0 || context.signal !== undefined) return this.#runGuarded(fn, context);
+    let closed = this.#closedPermit;
+    if (this.#state !== 'closed') {
+      const p = this.#acquireSlow();
+      // Reject one microtask later: the caller's await is attached by then, which spares Node's
+      // unhandled-rejection bookkeeping (most of the cost of a rejection).
+      if (!p.ok) return RESOLVED.then(this.#rejectionThrower(p.reason));
+      if (p instanceof ProbePermit) return this.#runProbe(fn, context, p);
+      // A state-change listener closed the breaker meanwhile: run as a closed call.
+      if (!(p instanceof ClosedPermit)) throw new TypeError('unreachable');
+      p.outstanding--;
+      closed = p;
     }
-    return this.#runGuarded(fn, options ?? EMPTY_CONTEXT);
+    // Closed: no async function, one derived promise, handlers bound once per closed period.
+    let r: T | PromiseLike<T>;
+    try {
+      r = fn(context);
+    } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      r = Promise.reject(e);
+    }
+    return Promise.resolve(r).then(closed.onValue as (v: T) => T, closed.onError);
   }
 
-  async #runClosed<T>(fn: PolicyFn<T>, context: PolicyContext, epoch: number): Promise<T> {
+  async #runProbe<T>(fn: PolicyFn<T>, context: PolicyContext, p: ProbePermit): Promise<T> {
+    p.done = true;
     let value: T;
     try {
       value = await fn(context);
     } catch (e) {
-      this.#settle(epoch, false, this.#counts(e) ? FAILURE : SUCCESS, false, e);
+      this.#settle(p.epoch, true, this.#counts(e) ? FAILURE : SUCCESS, false, e);
       throw e;
     }
-    this.#settle(epoch, false, SUCCESS, false, undefined);
+    this.#settle(p.epoch, true, SUCCESS, false, undefined);
     return value;
+  }
+
+  #rejectionThrower(reason: RejectionReason): () => never {
+    let t = this.#periodThrow;
+    if (t === undefined) {
+      const e = this.#rejectionError(reason);
+      t = () => {
+        throw e;
+      };
+      this.#periodThrow = t;
+    }
+    return t;
+  }
+
+  /**
+   * The CircuitOpenError of the current period, created at its first rejection and reused for
+   * the rest of it (a rejection is then as cheap as a rejected promise). Its `retryAfterMs` is
+   * computed when read.
+   */
+  #rejectionError(reason: RejectionReason): CircuitOpenError {
+    let e = this.#periodError;
+    if (e === undefined) {
+      e =
+        reason === 'open'
+          ? new CircuitOpenError(this.name, reason, 0, { until: this.#openUntil, clock: this.#clock })
+          : new CircuitOpenError(this.name, reason, reason === 'isolated' ? Infinity : 0);
+      this.#periodError = e;
+    }
+    return e;
   }
 
   async #runGuarded<T>(fn: PolicyFn<T>, context: PolicyContext): Promise<T> {
@@ -358,7 +424,7 @@ export class CircuitBreaker implements Policy {
       return guard(fn, context, 0);
     }
     const p = this.tryAcquire();
-    if (!p.ok) throw p.toError();
+    if (!p.ok) throw this.#rejectionError(p.reason);
     // The outcome is reported below, straight to #settle: retire the permit now.
     let halfOpen = false;
     let epoch = this.#epoch;
@@ -437,6 +503,8 @@ export class CircuitBreaker implements Policy {
     this.#transitions++;
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
+    this.#periodError = undefined;
+    this.#periodThrow = undefined;
     switch (to) {
       case 'closed':
         this.#window.reset();

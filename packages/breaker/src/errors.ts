@@ -35,24 +35,36 @@ export type RejectionReason = 'open' | 'half-open-full' | 'isolated';
  * `retryAfterMs` is how long until the breaker will admit a probe (0 when half-open and a permit
  * may free up any moment; `Infinity` while isolated).
  *
- * Created without a stack trace: it is a control-flow signal raised on the hot rejection path, and
- * capturing a stack costs more than the rest of the rejection together.
+ * `execute()` rejects every call of one open period with the same instance (treat it as
+ * read-only); its `retryAfterMs` is computed when read, so it stays accurate. It is created
+ * without a stack trace: it is a control-flow signal on the hot rejection path, and capturing a
+ * stack costs more than the rest of the rejection together.
  */
 export class CircuitOpenError extends BreakerError {
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
   readonly reason: RejectionReason;
   /** Name of the breaker that rejected. */
   readonly breaker: string;
 
-  constructor(breaker: string, reason: RejectionReason, retryAfterMs: number) {
+  /** With `live`, `retryAfterMs` is `until − clock.now()` (at least 0) whenever it is read. */
+  constructor(breaker: string, reason: RejectionReason, retryAfterMs: number, live?: { readonly until: number; readonly clock: { now(): number } }) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super('CIRCUIT_OPEN', `circuit ${breaker} is ${reason}; retry after ${retryAfterMs} ms`);
+    super(
+      'CIRCUIT_OPEN',
+      live === undefined ? `circuit ${breaker} is ${reason}; retry after ${retryAfterMs} ms` : `circuit ${breaker} is ${reason}`,
+    );
     Error.stackTraceLimit = limit;
     this.name = 'CircuitOpenError';
     this.breaker = breaker;
     this.reason = reason;
-    this.retryAfterMs = retryAfterMs;
+    Object.defineProperty(
+      this,
+      'retryAfterMs',
+      live === undefined
+        ? { value: retryAfterMs, enumerable: true }
+        : { get: () => Math.max(0, live.until - live.clock.now()), enumerable: true },
+    );
   }
 }
 

@@ -41,6 +41,24 @@ describe('execute', () => {
     expect(b.stats().rejections).toBe(1);
   });
 
+  it('reuses one CircuitOpenError per open period, with a live retryAfterMs', async () => {
+    const { b, clock } = make();
+    await b.execute(boom).catch(() => 0);
+    await b.execute(boom).catch(() => 0);
+    const e1: unknown = await b.execute(async () => 1).catch((x: unknown) => x);
+    clock.t = 400;
+    const e2: unknown = await b.execute(async () => 1).catch((x: unknown) => x);
+    expect(e2).toBe(e1);
+    expect(e2).toMatchObject({ retryAfterMs: 600 });
+    clock.t = 1_000;
+    await b.execute(boom).catch(() => 0); // failed probe: a new open period
+    const e3: unknown = await b.execute(async () => 1).catch((x: unknown) => x);
+    expect(e3).not.toBe(e1);
+    expect(e3).toMatchObject({ code: 'CIRCUIT_OPEN', retryAfterMs: 1_000 });
+    expect(e1).toMatchObject({ retryAfterMs: 0 });
+    expect(b.stats().rejections).toBe(2 + 1);
+  });
+
   it('isFailure decides which errors count; the others count as successes', async () => {
     class NotFound extends Error {}
     const { b } = make({ isFailure: (e) => !(e instanceof NotFound) });

@@ -167,6 +167,19 @@ describe('RetryExecutor (fake timers)', () => {
     expect(r).toMatchObject({ ok: false, attempts: 1, error: { code: 'ABORTED' } });
   });
 
+  it('execute() resolves after retries, handing each attempt its number', async () => {
+    const { fn, attempts } = failing(2, 'done');
+    const p = new RetryExecutor({ strategy: 'fixed', initialDelayMs: 5 }).execute(fn);
+    await vi.advanceTimersByTimeAsync(10);
+    await expect(p).resolves.toBe('done');
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
+  it('execute() rethrows a non-retryable first error unchanged', async () => {
+    const err = new Error('fatal');
+    await expect(new RetryExecutor({ retryable: () => false }).execute(() => Promise.reject(err))).rejects.toBe(err);
+  });
+
   it('emits onGiveUp once', async () => {
     const ex = new RetryExecutor({ maxRetries: 0 });
     const seen: number[] = [];

@@ -50,10 +50,11 @@ export interface GiveUpEvent {
   readonly error: unknown;
 }
 
-function isAborted(signal: AbortSignal | undefined): signal is AbortSignal {
+function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
+const FIRST_ATTEMPT: PolicyContext = Object.freeze({ attempt: 1 });
 const NO_ERRORS: readonly unknown[] = Object.freeze([]);
 
 function defaultRetryable(error: unknown): boolean {
@@ -92,38 +93,48 @@ export class RetryExecutor implements Policy {
   }
 
   /** Runs `fn` with retries; resolves with a result, never rejects. */
-  async run<T>(fn: PolicyFn<T>, options: PolicyContext = EMPTY_CONTEXT): Promise<RetryResult<T>> {
-    const signal = options.signal;
+  run<T>(fn: PolicyFn<T>, options: PolicyContext = EMPTY_CONTEXT): Promise<RetryResult<T>> {
+    return this.#loop(fn, options.signal, this.#budgetMs === Infinity ? 0 : this.#clock.now(), false, undefined);
+  }
+
+  /**
+   * The loop. With `failedFirst`, attempt 1 already ran (in `execute`) and failed with `firstError`.
+   */
+  async #loop<T>(fn: PolicyFn<T>, signal: AbortSignal | undefined, start: number, failedFirst: boolean, firstError: unknown): Promise<RetryResult<T>> {
     let errors: unknown[] | undefined;
-    const start = this.#budgetMs === Infinity ? 0 : this.#clock.now();
     let previous = 0;
     for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted === true) return this.#fail(new AbortedError(signal.reason), attempt - 1, errors);
+      let e: unknown;
+      if (failedFirst && attempt === 1) e = firstError;
+      else {
+        if (isAborted(signal)) return this.#fail(new AbortedError(signal?.reason), attempt - 1, errors);
+        try {
+          const value = await fn(signal === undefined ? { attempt } : { signal, attempt });
+          return { ok: true, value, attempts: attempt, errors: errors ?? NO_ERRORS };
+        } catch (err) {
+          e = err;
+        }
+      }
+      (errors ??= []).push(e);
+      if (isAborted(signal)) return this.#fail(new AbortedError(signal?.reason), attempt, errors);
+      let retryable: boolean;
       try {
-        const value = await fn(signal === undefined ? { attempt } : { signal, attempt });
-        return { ok: true, value, attempts: attempt, errors: errors ?? NO_ERRORS };
-      } catch (e) {
-        (errors ??= []).push(e);
-        if (isAborted(signal)) return this.#fail(new AbortedError(signal.reason), attempt, errors);
-        let retryable: boolean;
-        try {
-          retryable = this.#retryable(e, attempt);
-        } catch {
-          retryable = false;
-        }
-        if (!retryable) return this.#fail(e, attempt, errors);
-        if (attempt > this.maxRetries) return this.#fail(new RetriesExhaustedError('attempts', errors), attempt, errors);
-        const delayMs = this.backoff.delay(attempt, previous, this.#random);
-        previous = delayMs;
-        if (this.#budgetMs !== Infinity && this.#clock.now() - start + delayMs > this.#budgetMs) {
-          return this.#fail(new RetriesExhaustedError('budget', errors), attempt, errors);
-        }
-        if (this.#retry.size !== 0) this.#retry.emit({ attempt, error: e, delayMs });
-        try {
-          await sleep(delayMs, signal);
-        } catch (abort) {
-          return this.#fail(abort, attempt, errors);
-        }
+        retryable = this.#retryable(e, attempt);
+      } catch {
+        retryable = false;
+      }
+      if (!retryable) return this.#fail(e, attempt, errors);
+      if (attempt > this.maxRetries) return this.#fail(new RetriesExhaustedError('attempts', errors), attempt, errors);
+      const delayMs = this.backoff.delay(attempt, previous, this.#random);
+      previous = delayMs;
+      if (this.#budgetMs !== Infinity && this.#clock.now() - start + delayMs > this.#budgetMs) {
+        return this.#fail(new RetriesExhaustedError('budget', errors), attempt, errors);
+      }
+      if (this.#retry.size !== 0) this.#retry.emit({ attempt, error: e, delayMs });
+      try {
+        await sleep(delayMs, signal);
+      } catch (abort) {
+        return this.#fail(abort, attempt, errors);
       }
     }
   }
@@ -138,9 +149,17 @@ export class RetryExecutor implements Policy {
    * `AbortedError`, or the first non-retryable error as it was thrown.
    */
   async execute<T>(fn: PolicyFn<T>, options?: PolicyContext): Promise<T> {
-    const r = await this.run(fn, options);
-    if (r.ok) return r.value;
-    throw r.error;
+    const signal = options?.signal;
+    if (isAborted(signal)) throw new AbortedError(signal?.reason);
+    const start = this.#budgetMs === Infinity ? 0 : this.#clock.now();
+    // The first attempt runs here, so a call that succeeds at once costs one async frame.
+    try {
+      return await fn(signal === undefined ? FIRST_ATTEMPT : { signal, attempt: 1 });
+    } catch (e) {
+      const r = await this.#loop(fn, signal, start, true, e);
+      if (r.ok) return r.value;
+      throw r.error;
+    }
   }
 }
 
