@@ -19,3 +19,7 @@ export { encodeMessage, decodeMessage, encodeBatch, decodeBatch, WIRE_VERSION, M
 export type { DecodeLimits } from './wire.js';
 export { LinKvServer } from './lin-kv.js';
 export type { LinKvOptions } from './lin-kv.js';
+export { RaftTransport, RAFT_METHOD } from './raft-transport.js';
+export type { RaftTransportOptions, RaftReceiver, PeerTransportStats } from './raft-transport.js';
+export { startKvServer } from './kv-server.js';
+export type { KvServerOptions, KvServer, KvReply } from './kv-server.js';
