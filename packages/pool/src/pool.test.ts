@@ -86,6 +86,30 @@ describe('ConnectionPool', () => {
     await pool.close();
   });
 
+  it('enforces the pool-default acquireTimeoutMs on the maintenance tick (within one interval late)', async () => {
+    const { pool, sched } = setup({ max: 1, acquireTimeoutMs: 1000, evictionIntervalMs: 100 });
+    const a = await pool.acquire();
+    let code = '';
+    void codeOf(pool.acquire()).then((c) => (code = c));
+    await sched.advance(999);
+    expect(code).toBe('');
+    await sched.advance(101);
+    expect(code).toBe('ACQUIRE_TIMEOUT');
+    pool.release(a);
+    await pool.close();
+    expect(sched.pendingTimers).toBe(0);
+  });
+
+  it('arms a tick for a default-timeout waiter even when the pool holds nothing yet', async () => {
+    const factory = new FakeFactory();
+    factory.hangNext = 1;
+    const { pool, sched } = setup({ max: 1, acquireTimeoutMs: 500, createTimeoutMs: 60_000, evictionIntervalMs: 100 }, factory);
+    const p = codeOf(pool.acquire());
+    await sched.advance(700);
+    expect(await p).toBe('ACQUIRE_TIMEOUT');
+    await pool.close();
+  });
+
   it('honours an AbortSignal, before and while waiting', async () => {
     const { pool } = setup({ max: 1 });
     expect(await codeOf(pool.acquire({ signal: AbortSignal.abort() }))).toBe('AbortError');

@@ -32,7 +32,12 @@ export interface PoolOptions {
   readonly min?: number;
   /** Bound on queued acquires; past it `acquire` rejects with `WAITERS_FULL`. Default 1000. */
   readonly maxWaiters?: number;
-  /** Default acquire timeout (per call `timeoutMs` overrides). `Infinity` waits forever. Default 30 000. */
+  /**
+   * Default acquire timeout (a per-call `timeoutMs` overrides it). `Infinity` waits forever.
+   * Default 30 000. To keep clock reads off the hot path, this default is enforced by the
+   * maintenance tick: it fires between `acquireTimeoutMs` and `acquireTimeoutMs +
+   * evictionIntervalMs` after the call. A per-call `timeoutMs` is exact.
+   */
   readonly acquireTimeoutMs?: number;
   /** Deadline for `factory.create`. Default 30 000. */
   readonly createTimeoutMs?: number;
@@ -443,7 +448,9 @@ export class ConnectionPool<T> implements AsyncDisposable {
   private enqueue(options: AcquireOptions | undefined): Promise<T> {
     if (this.pending >= this.maxWaiters) return Promise.reject(new WaitersFullError(this.maxWaiters));
     let timeoutMs = this.acquireTimeoutMs;
+    let exact = false;
     if (options?.timeoutMs !== undefined) {
+      exact = true;
       const t = options.timeoutMs;
       if (typeof t !== 'number' || Number.isNaN(t) || t < 0) {
         return Promise.reject(new InvalidOptionError('timeoutMs', `must be a number ≥ 0, got ${String(t)}`));
@@ -459,7 +466,8 @@ export class ConnectionPool<T> implements AsyncDisposable {
       const w: Waiter<T> = {
         resolve,
         reject,
-        deadline: timeoutMs === Infinity ? Infinity : this.tickNow() + timeoutMs,
+        // NaN = the pool default, stamped by the next maintenance tick (no clock read here)
+        deadline: timeoutMs === Infinity ? Infinity : exact ? this.tickNow() + timeoutMs : NaN,
         timeoutMs,
         signal,
         onAbort: undefined,
@@ -479,7 +487,8 @@ export class ConnectionPool<T> implements AsyncDisposable {
       }
       this.waiters.push(w);
       this.pending++;
-      if (w.deadline !== Infinity) this.armAt(w.deadline);
+      if (exact) this.armAt(w.deadline);
+      else if (this.timerAt === Infinity && timeoutMs !== Infinity) this.armAt(this.tickNow() + this.evictionIntervalMs);
       if (this.idle.length > 0) this.dispatch();
       if (!w.done) this.fill(false);
     });
@@ -862,6 +871,7 @@ export class ConnectionPool<T> implements AsyncDisposable {
     if (this.pending > 0) {
       for (const w of [...this.vw, ...this.waiters]) {
         if (w.done) continue;
+        if (Number.isNaN(w.deadline)) w.deadline = now + w.timeoutMs;
         if (w.deadline <= now) {
           this.settle(w);
           this.timeouts++;
