@@ -293,10 +293,12 @@ export class SlidingWindowPolicy implements Policy<CounterState> {
 // ---------------------------------------------------------------------------------------------
 // Sliding log
 
-/** Admitted requests as (time, weight) in time order, from `head` on. */
+/**
+ * Admitted requests in time order as one flat array `[time, weight, time, weight, …]` (one array per
+ * key, not two, halves the memory of a short log); live entries start at the even index `head`.
+ */
 export class LogState {
-  times: number[] = [];
-  weights: number[] = [];
+  e: number[] = [];
   head = 0;
   sum = 0;
 }
@@ -324,19 +326,17 @@ export class SlidingLogPolicy implements Policy<LogState> {
 
   #expire(s: LogState, now: number): void {
     const w = this.#w;
-    const times = s.times;
+    const e = s.e;
     let h = s.head;
-    while (h < times.length && now - (times[h] ?? 0) >= w) {
-      s.sum -= (s.weights[h] ?? 0);
-      h++;
+    while (h < e.length && now - (e[h] ?? 0) >= w) {
+      s.sum -= e[h + 1] ?? 0;
+      h += 2;
     }
-    if (h === times.length) {
-      times.length = 0;
-      s.weights.length = 0;
+    if (h === e.length) {
+      e.length = 0;
       h = 0;
-    } else if (h > 16 && h * 2 > times.length) {
-      times.splice(0, h);
-      s.weights.splice(0, h);
+    } else if (h > 32 && h * 2 > e.length) {
+      e.splice(0, h);
       h = 0;
     }
     s.head = h;
@@ -346,13 +346,12 @@ export class SlidingLogPolicy implements Policy<LogState> {
     const w = this.#w;
     const limit = this.#limit;
     this.#expire(s, now);
-    const times = s.times;
+    const e = s.e;
     if (s.sum + n <= limit) {
       // Keep times ordered even if the clock steps back.
-      const last = times.length > s.head ? (times[times.length - 1] ?? 0) : now;
+      const last = e.length > s.head ? (e[e.length - 2] ?? 0) : now;
       const at = now > last ? now : last;
-      times.push(at);
-      s.weights.push(n);
+      e.push(at, n);
       s.sum += n;
       return decision(true, limit - s.sum, 0, at + w);
     }
@@ -360,34 +359,36 @@ export class SlidingLogPolicy implements Policy<LogState> {
     const need = s.sum + n - limit;
     let freed = 0;
     let i = s.head;
-    while (freed < need && i < times.length) {
-      freed += (s.weights[i] ?? 0);
-      i++;
+    while (freed < need && i < e.length) {
+      freed += e[i + 1] ?? 0;
+      i += 2;
     }
-    const retry = settle(this, s, now, (times[i - 1] ?? 0) + w - now, n);
-    return decision(false, limit - s.sum, retry, (times[times.length - 1] ?? 0) + w);
+    const retry = settle(this, s, now, (e[i - 2] ?? 0) + w - now, n);
+    return decision(false, limit - s.sum, retry, (e[e.length - 2] ?? 0) + w);
+  }
+
+  #sumAt(s: LogState, t: number): number {
+    const w = this.#w;
+    const e = s.e;
+    let sum = s.sum;
+    for (let h = s.head; h < e.length && t - (e[h] ?? 0) >= w; h += 2) sum -= e[h + 1] ?? 0;
+    return sum;
   }
 
   allowedAt(s: LogState, t: number, n: number): boolean {
-    const w = this.#w;
-    let sum = s.sum;
-    for (let h = s.head; h < s.times.length && t - (s.times[h] ?? 0) >= w; h++) sum -= (s.weights[h] ?? 0);
-    return sum + n <= this.#limit;
+    return this.#sumAt(s, t) + n <= this.#limit;
   }
 
   isIdle(s: LogState, now: number): boolean {
-    return s.times.length === s.head || now - (s.times[s.times.length - 1] ?? 0) >= this.#w;
+    return s.e.length === s.head || now - (s.e[s.e.length - 2] ?? 0) >= this.#w;
   }
 
   idleAt(s: LogState): number {
-    return s.times.length > s.head ? (s.times[s.times.length - 1] ?? 0) + this.#w : -Infinity;
+    return s.e.length > s.head ? (s.e[s.e.length - 2] ?? 0) + this.#w : -Infinity;
   }
 
   available(s: LogState, now: number): number {
-    const w = this.#w;
-    let sum = s.sum;
-    for (let h = s.head; h < s.times.length && now - (s.times[h] ?? 0) >= w; h++) sum -= (s.weights[h] ?? 0);
-    return this.#limit - sum;
+    return this.#limit - this.#sumAt(s, now);
   }
 }
 

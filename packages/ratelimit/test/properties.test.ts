@@ -88,3 +88,33 @@ describe.each(bounds)('%s properties', (algorithm, slackBursts) => {
     );
   });
 });
+
+describe('sliding log against a naive model', () => {
+  it('admits exactly when the weights of the last window plus n fit (long logs, compaction)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.array(fc.record({ dt: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 40 })), n: fc.integer({ min: 1, max: 5 }) }), { maxLength: 400 }),
+        (limit, windowMs, steps) => {
+          const clock = new ManualClock(1000);
+          const rl = new RateLimiter({ requestsPerSecond: (limit / windowMs) * 1000, burst: limit, algorithm: 'sliding-log', clock });
+          const W = (limit / ((limit / windowMs) * 1000)) * 1000;
+          let model: { t: number; n: number }[] = [];
+          for (const s of steps) {
+            clock.advance(s.dt);
+            const now = clock.now();
+            const n = Math.min(s.n, limit);
+            model = model.filter((e) => !(now - e.t >= W));
+            const used = model.reduce((a, e) => a + e.n, 0);
+            const d = rl.tryAcquire('k', n);
+            expect(d.allowed).toBe(used + n <= limit);
+            if (d.allowed) model.push({ t: now, n });
+            expect(d.remaining).toBe(limit - model.reduce((a, e) => a + e.n, 0));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

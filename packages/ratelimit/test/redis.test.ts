@@ -37,7 +37,7 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
   it.each(ALGORITHMS)('%s: limits, retries after retryAfterMs, resets, and sets a TTL', async (algorithm) => {
     const clock = new ManualClock(1_700_000_000_000);
     const p = prefix();
-    await using rl = new RedisRateLimiter({ client: redis, prefix: p, requestsPerSecond: 10, burst: 3, algorithm, clock, ttlSlackMs: 500 });
+    await using rl = new RedisRateLimiter({ client: redis, prefix: p, requestsPerSecond: 10, burst: 3, algorithm, clock, ttlSlackMs: 500, commandTimeoutMs: 10_000 });
     for (let i = 0; i < 3; i++) expect((await rl.tryAcquire('k')).allowed).toBe(true);
     const d = await rl.tryAcquire('k');
     expect(d.allowed).toBe(false);
@@ -74,7 +74,7 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
           const clock = new ManualClock(start);
           const config = { requestsPerSecond, burst, algorithm, clock };
           const mem = new RateLimiter(config);
-          const red = new RedisRateLimiter({ ...config, client: redis, prefix: prefix(), ttlSlackMs: 3_600_000 });
+          const red = new RedisRateLimiter({ ...config, client: redis, prefix: prefix(), ttlSlackMs: 3_600_000, commandTimeoutMs: 10_000 });
           const a: RateLimitDecision[] = [];
           const b: RateLimitDecision[] = [];
           for (const s of steps) {
@@ -92,7 +92,7 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
   });
 
   it('reloads the script with EVAL when the server lost it (NOSCRIPT)', async () => {
-    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock: new ManualClock(5) });
+    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock: new ManualClock(5), commandTimeoutMs: 10_000 });
     expect((await rl.tryAcquire('k')).allowed).toBe(true);
     await redis.script('FLUSH');
     expect(await rl.tryAcquire('k')).toMatchObject({ allowed: true, remaining: 0 });
@@ -101,7 +101,7 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
   });
 
   it("time: 'server' uses Redis TIME", async () => {
-    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 0.1, burst: 2, time: 'server' });
+    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 0.1, burst: 2, time: 'server', commandTimeoutMs: 10_000 });
     expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
     const d = await rl.tryAcquire('k');
     expect(d.allowed).toBe(false);
@@ -111,7 +111,7 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
 
   it('acquire waits on the injected clock and is served in FIFO order', async () => {
     const clock = new ManualClock(0);
-    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock });
+    await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock, commandTimeoutMs: 10_000 });
     await rl.tryAcquire('k', 2);
     const order: number[] = [];
     const first = rl.acquire('k', 2).then(() => order.push(1));
@@ -131,7 +131,7 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
     const c = new Redis(redis.options);
     c.on('error', () => {});
     const clock = new ManualClock(1000);
-    await using rl = new RedisRateLimiter({ client: c, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock, onUnavailable: 'local' });
+    await using rl = new RedisRateLimiter({ client: c, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock, onUnavailable: 'local', commandTimeoutMs: 10_000 });
     expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
     c.disconnect();
     const errors: string[] = [];
