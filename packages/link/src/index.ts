@@ -26,3 +26,5 @@ export { Token, Scope, scopeNames, issueToken, delegateToken, encodeTokenChain, 
 export type { ScopeName, IssueOptions, VerifierOptions, VerifyRequest, Grant } from './token.js';
 export { SecureTransport, secureTcpTransport, secureUpgrade, channelByteStream, plaintextAllowed } from './secure-transport.js';
 export type { SecureTransportInit, SecureOptions, SecureDialOptions, LocalPlaintextPolicy, SecuredInfo } from './secure-transport.js';
+export { LinkManager, Link, backoffDelay, registerHeartbeat, HEARTBEAT_METHOD } from './link-manager.js';
+export type { LinkState, LinkStateChange, LinkManagerOptions, LinkOptions, BackoffOptions } from './link-manager.js';

@@ -62,7 +62,8 @@ export interface SecureDialOptions extends DialOptions {
   readonly peer?: string | Uint8Array;
 }
 
-const dialContext = new AsyncLocalStorage<{ peer?: string | Uint8Array }>();
+/** @internal per-dial context (pinned peer, handshake-start hook) carried into the upgrade. */
+export const dialContext = new AsyncLocalStorage<{ peer?: string | Uint8Array; onHandshake?: () => void }>();
 
 function isLoopback(address: string): boolean {
   const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.slice(0, address.lastIndexOf(':'));
@@ -199,6 +200,7 @@ export function secureUpgrade(options: SecureOptions & { readonly localPlaintext
     const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
     const duplex = byteStreamDuplex(raw, { maxFrame: maxMessageSize + RECORD_OVERHEAD });
     const o: ChannelOptions = { ...options, ciphers, maxMessageSize, signal, ...(perDial?.peer !== undefined ? { peer: perDial.peer } : {}) };
+    perDial?.onHandshake?.();
     try {
       const ch = initiator ? await SecureChannel.connect(duplex, o) : await SecureChannel.accept(duplex, o);
       options.onSecured?.({ peer: ch.peer, cipher: ch.cipher, initiator, localAddress: raw.localAddress, remoteAddress: raw.remoteAddress });
@@ -231,7 +233,8 @@ export class SecureTransport extends StreamTransport {
   override dial(address: string, options?: SecureDialOptions): Promise<Connection> {
     const peer = options?.peer;
     if (peer === undefined) return super.dial(address, options);
-    return dialContext.run({ peer }, () => super.dial(address, options));
+    const outer = dialContext.getStore();
+    return dialContext.run({ ...outer, peer }, () => super.dial(address, options));
   }
 
   /** The authenticated peer of a connection of this transport. */
