@@ -82,6 +82,8 @@ export class Progress {
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   isLearner = false;
+  /** Highest tick (leader clock) of a heartbeat this follower acknowledged (leader lease). */
+  leaseAck = -1;
   /** `match` at the previous heartbeat response (stall detection). */
   matchAtHeartbeat = -1;
   /** Highest commit index sent to this follower. */

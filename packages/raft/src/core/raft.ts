@@ -139,6 +139,9 @@ export class RawNode {
   readonly #votes = new Map<NodeId, boolean>();
 
   #electionElapsed = 0;
+  #ticks = 0;
+  /** Ticks since we last heard from a leader (or were one); starts at 0 (restart = quiet period). */
+  #ticksSinceLeader = 0;
   #heartbeatElapsed = 0;
   #randomizedElectionTimeout = 0;
   #leadTransferee: NodeId | null = null;
@@ -282,6 +285,8 @@ export class RawNode {
 
   /** Advance logical time by one tick. */
   tick(): void {
+    this.#ticks++;
+    this.#ticksSinceLeader++;
     if (this.#role === 'leader') this.#tickHeartbeat();
     else this.#tickElection();
   }
@@ -416,7 +421,11 @@ export class RawNode {
 
     if (m.term > this.#term) {
       if (m.type === 'vote' || m.type === 'prevote') {
-        const inLease = this.#c.checkQuorum && this.#lead !== null && this.#electionElapsed < this.#c.electionTick;
+        const inLease =
+          this.#c.checkQuorum &&
+          ((this.#lead !== null && this.#electionElapsed < this.#c.electionTick) ||
+            // Lease reads: also honour a lease we may have lost track of (restart, term change).
+            (this.#c.readOnly === 'lease-based' && this.#ticksSinceLeader < this.#c.electionTick));
         if (inLease && !m.transfer) return; // a leader is alive: ignore disruptive candidates
       }
       if (m.type === 'prevote') {
@@ -590,6 +599,7 @@ export class RawNode {
       pr.next = next;
       pr.recentActive = false;
       pr.sentCommit = 0;
+      pr.leaseAck = -1;
       pr.becomeProbe();
       pr.next = next;
       if (id === this.id) {
@@ -606,6 +616,7 @@ export class RawNode {
   #becomeFollower(term: number, lead: NodeId | null): void {
     this.#reset(term);
     this.#lead = lead;
+    if (lead !== null) this.#ticksSinceLeader = 0;
     this.#role = 'follower';
   }
 
@@ -692,6 +703,7 @@ export class RawNode {
   }
 
   #tickHeartbeat(): void {
+    this.#ticksSinceLeader = 0;
     this.#heartbeatElapsed++;
     this.#electionElapsed++;
     if (this.#electionElapsed >= this.#c.electionTick) {
@@ -816,7 +828,13 @@ export class RawNode {
           if (pr.match < this.#log.lastIndex() && pr.match === pr.matchAtHeartbeat) pr.becomeProbe();
           pr.matchAtHeartbeat = pr.match;
         }
-        if (m.context !== '') this.#ackRead(m.context, m.from);
+        if (m.context !== '') {
+          const at = m.context.lastIndexOf('@');
+          const sent = at < 0 ? NaN : Number(m.context.slice(at + 1));
+          if (Number.isSafeInteger(sent) && sent > pr.leaseAck && sent <= this.#ticks) pr.leaseAck = sent;
+          const key = at < 0 ? m.context : m.context.slice(0, at);
+          if (key !== '') this.#ackRead(key, m.from);
+        }
         return;
       case 'snap-resp':
         if (pr === undefined) throw new InvalidMessageError('unknown-peer', 'from', `${m.from} is not a member`);
@@ -881,16 +899,19 @@ export class RawNode {
     switch (m.type) {
       case 'app':
         this.#electionElapsed = 0;
+        this.#ticksSinceLeader = 0;
         this.#lead = m.from;
         this.#handleAppend(m);
         return;
       case 'heartbeat':
         this.#electionElapsed = 0;
+        this.#ticksSinceLeader = 0;
         this.#lead = m.from;
         this.#handleHeartbeat(m);
         return;
       case 'snap':
         this.#electionElapsed = 0;
+        this.#ticksSinceLeader = 0;
         this.#lead = m.from;
         this.#handleSnapshot(m);
         return;
@@ -1144,8 +1165,10 @@ export class RawNode {
     ack(log.lastIndex());
   }
 
-  #bcastHeartbeat(context: string): void {
+  #bcastHeartbeat(readKey: string): void {
     const committed = this.#log.committed;
+    // The context names the read round (if any) and the tick it was sent at (for the lease).
+    const context = `${readKey}@${this.#ticks}`;
     for (const [id, pr] of this.#prs) {
       if (id === this.id) continue;
       this.#msgs.push({ type: 'heartbeat', from: this.id, to: id, term: this.#term, commit: Math.min(pr.match, committed), context });
@@ -1176,13 +1199,28 @@ export class RawNode {
       this.#readsBeforeCommit.push({ from, context });
       return;
     }
-    if (this.#singleVoter() || this.#c.readOnly === 'lease-based') {
+    if (this.#singleVoter() || (this.#c.readOnly === 'lease-based' && this.#leaseValid())) {
       this.#readResp(from, context, log.committed);
       return;
     }
     const key = `${this.#term}.${++this.#readSeq}`;
     this.#reads.push({ key, context, from, index: log.committed, acks: new Set([this.id]) });
     this.#bcastHeartbeat(key); // confirm leadership after capturing the index
+  }
+
+  /**
+   * The leader lease holds while a quorum acknowledged heartbeats sent less than
+   * `electionTick - 1` ticks ago: those voters refuse other candidates for `electionTick` ticks
+   * after receiving them (one tick of margin for clock drift).
+   */
+  #leaseValid(): boolean {
+    if (this.#leadTransferee !== null) return false;
+    const horizon = this.#ticks - (this.#c.electionTick - 1);
+    return hasQuorum(this.#conf.voters, this.#conf.votersOutgoing, (id) => {
+      if (id === this.id) return true;
+      const pr = this.#prs.get(id);
+      return pr !== undefined && pr.leaseAck > horizon;
+    });
   }
 
   #releaseReadsBeforeCommit(): void {

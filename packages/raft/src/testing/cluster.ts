@@ -1,5 +1,6 @@
 import type { RaftConfig } from '../core/config.js';
 import type { RawNode } from '../core/raft.js';
+import type { MemoryStorage } from '../core/storage.js';
 import type { Message, NodeId } from '../core/types.js';
 import type { MemoryNodeOptions, TestStateMachine } from './memory-node.js';
 import { MemoryNode } from './memory-node.js';
@@ -10,6 +11,8 @@ export interface ClusterOptions {
   readonly config?: Partial<Omit<RaftConfig, 'id' | 'storage' | 'random'>>;
   readonly seed?: number;
   readonly stateMachine?: (id: NodeId) => TestStateMachine;
+  /** Pre-built disks (e.g. with a prepared log); such nodes are not bootstrapped. */
+  readonly disks?: Readonly<Record<NodeId, MemoryStorage>>;
 }
 
 /**
@@ -34,9 +37,10 @@ export class Cluster {
     this.#opts = opts;
     let seed = opts.seed ?? 1;
     for (const id of opts.voters) {
+      const disk = opts.disks?.[id];
       const o: MemoryNodeOptions = {
         id,
-        bootstrap: opts.voters,
+        ...(disk === undefined ? { bootstrap: opts.voters } : { disk }),
         seed: seed++,
         ...(opts.config === undefined ? {} : { config: opts.config }),
         ...(opts.stateMachine === undefined ? {} : { stateMachine: opts.stateMachine(id) }),
