@@ -41,7 +41,7 @@ export interface NodeStats {
   readonly inFlight: number;
   /** EWMA (α = 0.1) of reported latencies, in ms. */
   readonly latencyEwmaMs: number;
-  /** The peak-EWMA cost used by `p2c-ewma`, in ms. */
+  /** The peak-EWMA cost used by `p2c-ewma`, in ms (maintained under that strategy only). */
   readonly peakEwmaMs: number;
   readonly consecutiveFailures: number;
   readonly ejected: boolean;
@@ -450,6 +450,8 @@ export class LoadBalancer<E = undefined> implements Disposable {
     }
     if (latencyMs !== undefined && latencyMs >= 0) {
       n.latencyEwmaMs = n.requests <= 1 && n.latencyEwmaMs === 0 ? latencyMs : n.latencyEwmaMs * 0.9 + latencyMs * 0.1;
+      // the peak EWMA needs the clock; only p2c-ewma uses it
+      if (this.strategy !== 'p2c-ewma') return;
       const now = this.sched.now();
       this.decayPeak(n, now);
       if (latencyMs > n.peak) n.peak = latencyMs;
@@ -511,7 +513,8 @@ export class LoadBalancer<E = undefined> implements Disposable {
   private swrr(list: Node<E>[]): Node<E> {
     let best = list[0] as Node<E>;
     let total = 0;
-    for (const n of list) {
+    for (let i = 0; i < list.length; i++) {
+      const n = list[i] as Node<E>;
       n.current += n.weight;
       total += n.weight;
       if (n.current > best.current) best = n;
@@ -524,14 +527,14 @@ export class LoadBalancer<E = undefined> implements Disposable {
     const len = list.length;
     const start = this.rr++ % len;
     let best = list[start] as Node<E>;
-    let bestScore = best.inFlight / best.weight;
-    for (let i = 1; i < len; i++) {
-      const n = list[(start + i) % len] as Node<E>;
-      const s = n.inFlight / n.weight;
-      if (s < bestScore) {
-        best = n;
-        bestScore = s;
-      }
+    // compare inFlight/weight by cross-multiplying; scan from a rotating start so ties rotate
+    for (let i = start + 1; i < len; i++) {
+      const n = list[i] as Node<E>;
+      if (n.inFlight * best.weight < best.inFlight * n.weight) best = n;
+    }
+    for (let i = 0; i < start; i++) {
+      const n = list[i] as Node<E>;
+      if (n.inFlight * best.weight < best.inFlight * n.weight) best = n;
     }
     return best;
   }
