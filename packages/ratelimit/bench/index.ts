@@ -266,6 +266,12 @@ async function redisGroup(): Promise<Group | string> {
 
 // ---------------------------------------------------------------------------------------------
 
+if (process.env.BENCH_ONLY === 'redis') {
+  // Scratch mode: only the Redis group, no report.
+  console.log(await redisGroup());
+  process.exit(0);
+}
+
 const groups: Group[] = [];
 const goals: Goal[] = [];
 const notes: string[] = [];

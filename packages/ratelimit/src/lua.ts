@@ -3,11 +3,12 @@
  * Each line mirrors its TypeScript counterpart so both perform the same IEEE-754 operations in the
  * same order: a memory limiter and a Redis limiter fed the same calls at the same clock times return
  * identical decisions (tested). Numbers cross the wire exactly: JS → Lua as shortest round-trip
- * decimal strings (`String(x)`, parsed by strtod), Lua → JS as `%.17g`, and state is stored as
- * packed little-endian doubles (`struct.pack('<d', …)`).
+ * decimal strings (`String(x)`, parsed by strtod); Lua → JS and the stored state as packed
+ * little-endian doubles (`struct.pack('<d', …)`), so no number is ever printed with sprintf.
  *
  * KEYS[1] = state key. ARGV = now ms ('' = use Redis TIME), n, limit, rate per ms, window ms,
- * TTL slack ms. Reply = { allowed 0|1, remaining, retryAfterMs, resetAtMs } (numbers as strings).
+ * TTL ms (an integer string: the longest a key can take to become fresh again, plus slack).
+ * Reply = { allowed 0|1, struct.pack('<ddd', remaining, retryAfterMs, resetAtMs) }.
  */
 import type { Algorithm } from './config.js';
 
@@ -24,7 +25,7 @@ local n = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 local w = tonumber(ARGV[5])
-local slack = tonumber(ARGV[6])
+local ttl = ARGV[6]
 local function settle(allowedAt, raw)
   local r = raw
   if not (r > 0) then r = 0 end
@@ -38,15 +39,8 @@ local function settle(allowedAt, raw)
   end
   return r
 end
-local function fmt(x)
-  return string.format('%.17g', x)
-end
-local function store(value, idleAt)
-  local ttl = math.ceil(idleAt - now)
-  if not (ttl > 0) then ttl = 0 end
-  ttl = ttl + slack
-  if ttl < 1 then ttl = 1 end
-  redis.call('SET', key, value, 'PX', string.format('%d', ttl))
+local function store(value)
+  redis.call('SET', key, value, 'PX', ttl)
 end
 local v = redis.call('GET', key)
 `;
@@ -83,8 +77,8 @@ else
   remaining = math.floor(tokens)
   resetAt = last + (limit - tokens) / rate
 end
-store(struct.pack('<dd', tokens, last), resetAt)
-return { allowed, fmt(remaining), fmt(retry), fmt(resetAt) }
+store(struct.pack('<dd', tokens, last))
+return { allowed, struct.pack('<ddd', remaining, retry, resetAt) }
 `;
 
 const FIXED_WINDOW = `${PRELUDE}
@@ -113,8 +107,8 @@ else
   end, (sidx + 1) * w - now)
 end
 local resetAt = (sidx + 1) * w
-store(struct.pack('<dd', sidx, count), resetAt)
-return { allowed, fmt(limit - count), fmt(retry), fmt(resetAt) }
+store(struct.pack('<dd', sidx, count))
+return { allowed, struct.pack('<ddd', limit - count, retry, resetAt) }
 `;
 
 const SLIDING_WINDOW = `${PRELUDE}
@@ -168,8 +162,8 @@ else
   if left > 0 then remaining = math.floor(left) else remaining = 0 end
   if curr > 0 then resetAt = (sidx + 2) * w elseif prev > 0 then resetAt = (sidx + 1) * w else resetAt = now end
 end
-store(struct.pack('<ddd', sidx, prev, curr), resetAt)
-return { allowed, fmt(remaining), fmt(retry), fmt(resetAt) }
+store(struct.pack('<ddd', sidx, prev, curr))
+return { allowed, struct.pack('<ddd', remaining, retry, resetAt) }
 `;
 
 const SLIDING_LOG = `${PRELUDE}
@@ -218,8 +212,8 @@ else
 end
 local parts = {}
 for i = h, cnt do parts[#parts + 1] = struct.pack('<dd', times[i], weights[i]) end
-store(table.concat(parts), resetAt)
-return { allowed, fmt(limit - sum), fmt(retry), fmt(resetAt) }
+store(table.concat(parts))
+return { allowed, struct.pack('<ddd', limit - sum, retry, resetAt) }
 `;
 
 export const SCRIPTS: Readonly<Record<Algorithm, string>> = {

@@ -59,8 +59,9 @@ export interface RedisRateLimiterOptions extends RateLimiterConfig {
   /** `retryAfterMs` of a fail-closed denial (default 1 000). */
   readonly failClosedRetryMs?: number;
   /**
-   * Keys expire in Redis this long after their state would be fresh again (default 1 000 ms), so
-   * Redis memory stays bounded without any sweep. The slack absorbs client/server clock skew.
+   * Every decision sets the key to expire after the longest time a key can need to become fresh
+   * again (one window, a full refill; two windows for `sliding-window`) plus this slack (default
+   * 1 000 ms), so Redis memory stays bounded without any sweep. The slack absorbs clock skew.
    */
   readonly ttlSlackMs?: number;
   /** `maxKeys` / `onFull` of the local fallback limiter. */
@@ -109,7 +110,7 @@ export class RedisRateLimiter implements AsyncDisposable {
   readonly #argLimit: string;
   readonly #argRate: string;
   readonly #argWindow: string;
-  readonly #argSlack: string;
+  readonly #argTtl: string;
   readonly #local: RateLimiter;
   readonly #queues: WaitQueues;
   readonly #listeners = new Set<(e: StoreUnavailableError) => void>();
@@ -142,7 +143,10 @@ export class RedisRateLimiter implements AsyncDisposable {
     this.#argLimit = String(params.limit);
     this.#argRate = String(params.ratePerMs);
     this.#argWindow = String(params.windowMs);
-    this.#argSlack = String(Math.ceil(Math.min(slack, 1e12)));
+    // The longest a key can take to become fresh again: one window (a full refill for the bucket),
+    // two for the sliding-window counter. Capped at ten years, which Redis accepts.
+    const idleMs = (params.algorithm === 'sliding-window' ? 2 : 1) * params.windowMs;
+    this.#argTtl = String(Math.max(1, Math.ceil(Math.min(idleMs + slack, 315_360_000_000))));
     this.#local = new RateLimiter({
       requestsPerSecond: params.ratePerMs * 1000,
       burst: params.limit,
@@ -241,7 +245,7 @@ export class RedisRateLimiter implements AsyncDisposable {
       return Promise.resolve(this.#unavailable(key, n, now, new StoreUnavailableError(`redis connection is ${client.status}`, undefined)));
     }
     const redisKey = this.#prefix + key;
-    const args = [this.#serverTime ? '' : String(now), String(n), this.#argLimit, this.#argRate, this.#argWindow, this.#argSlack];
+    const args = [this.#sha, '1', redisKey, this.#serverTime ? '' : String(now), String(n), this.#argLimit, this.#argRate, this.#argWindow, this.#argTtl];
     return new Promise<RateLimitDecision>((resolve) => {
       const pending: Pending = {
         deadline: performance.now() + this.#timeoutMs,
@@ -265,10 +269,11 @@ export class RedisRateLimiter implements AsyncDisposable {
         pending.done = true;
         resolve(this.#unavailable(key, n, now, new StoreUnavailableError(`redis decision failed: ${String(e)}`, e)));
       };
-      client.evalsha(this.#sha, 1, redisKey, ...args).then(onReply, (e: unknown) => {
+      client.callBuffer('evalsha', args).then(onReply, (e: unknown) => {
         if (e instanceof Error && e.message.startsWith('NOSCRIPT') && !pending.done) {
           this.#scriptLoads++;
-          client.eval(this.#script, 1, redisKey, ...args).then(onReply, onError);
+          args[0] = this.#script;
+          client.callBuffer('eval', args).then(onReply, onError);
         } else {
           onError(e);
         }
@@ -335,10 +340,11 @@ export class RedisRateLimiter implements AsyncDisposable {
   }
 }
 
+/** `{ allowed 0|1, packed <ddd remaining, retryAfterMs, resetAtMs }`: exact doubles, no decimal parsing. */
 function parseReply(reply: unknown): RateLimitDecision | undefined {
-  if (!Array.isArray(reply) || reply.length !== 4) return undefined;
-  const [a, rem, retry, reset] = reply as unknown[];
-  if ((a !== 0 && a !== 1) || typeof rem !== 'string' || typeof retry !== 'string' || typeof reset !== 'string') return undefined;
-  return decision(a === 1, Number(rem), Number(retry), Number(reset));
+  if (!Array.isArray(reply) || reply.length !== 2) return undefined;
+  const [a, nums] = reply as unknown[];
+  if ((a !== 0 && a !== 1) || !Buffer.isBuffer(nums) || nums.length !== 24) return undefined;
+  return decision(a === 1, nums.readDoubleLE(0), nums.readDoubleLE(8), nums.readDoubleLE(16));
 }
 
