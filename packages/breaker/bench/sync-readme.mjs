@@ -1,7 +1,10 @@
 // Copies examples/quickstart.ts and bench/results.md into README.md (between the markers).
 import { readFileSync, writeFileSync } from 'node:fs';
-const dir = new URL('..', import.meta.url);
-const read = (f) => readFileSync(new URL(f, dir), 'utf8').trim();
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const read = (f) => readFileSync(path.join(dir, f), 'utf8').trim();
 let readme = read('README.md') + '\n';
 const put = (name, body) => {
   const re = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
@@ -9,4 +12,4 @@ const put = (name, body) => {
 };
 put('quickstart', '```ts\n' + read('examples/quickstart.ts') + '\n```');
 put('numbers', read('bench/results.md'));
-writeFileSync(new URL('README.md', dir), readme);
+writeFileSync(path.join(dir, 'README.md'), readme);
