@@ -2,7 +2,7 @@
  * LinkManager / Link: long-lived links to peers over a {@link SecureTransport}, with states,
  * heartbeats, RTT, and reconnect with back-off. Time and randomness are injected (clock, random).
  */
-import type { Connection, Transport } from '@abi/transport';
+import { isTransportError, type Connection, type Transport } from '@abi/transport';
 import { systemClock, type Clock, type PeerIdentity } from './channel.js';
 import { AbortedError, InvalidArgumentError, LinkError, toLinkError } from './errors.js';
 import { dialContext, SecureTransport } from './secure-transport.js';
@@ -269,7 +269,11 @@ export class Link implements AsyncDisposable {
       ac.abort(new LinkError('PING_TIMEOUT', 'heartbeat timed out'));
     }, timeoutMs);
     this.stats.heartbeats++;
-    const ok = await conn.request(HEARTBEAT_METHOD, undefined, { signal: ac.signal }).then(() => true, () => false);
+    // Any answer is a round trip, even an error reply from a peer that has no heartbeat handler.
+    const ok = await conn.request(HEARTBEAT_METHOD, undefined, { signal: ac.signal }).then(
+      () => true,
+      (e: unknown) => isTransportError(e) && e.code === 'REMOTE_ERROR',
+    );
     clock.clearTimeout(timer);
     this.#hbAbort = undefined;
     if (!this.#isCurrent(conn)) return;

@@ -6,11 +6,11 @@ const ida = Identity.fromSeed(new Uint8Array(32).fill(0x41));
 const idb = Identity.fromSeed(new Uint8Array(32).fill(0x42));
 const idm = Identity.fromSeed(new Uint8Array(32).fill(0x43));
 
-function setup(opts: { peer?: string; bIdentity?: Identity } = {}) {
+function setup(opts: { bIdentity?: Identity; noHandler?: boolean } = {}) {
   const network = new MemoryNetwork({ seed: 3, clock: 'virtual' });
   const a = new SecureTransport(network.node('a'), { identity: ida, clock: network.clock });
   const b = new SecureTransport(network.node('b'), { identity: opts.bIdentity ?? idb, clock: network.clock });
-  registerHeartbeat(b);
+  if (opts.noHandler !== true) registerHeartbeat(b);
   const manager = new LinkManager({
     transport: a, clock: network.clock, random: () => 0.5,
     heartbeatMs: 100, heartbeatTimeoutMs: 50, missesToDegraded: 1, missesToDown: 3, dialTimeoutMs: 300,
@@ -22,8 +22,8 @@ function setup(opts: { peer?: string; bIdentity?: Identity } = {}) {
 }
 
 describe('LinkManager', () => {
-  it('goes connecting → handshaking → up, authenticates the peer and measures RTT with heartbeats', async () => {
-    const { network, a, b, manager, states } = setup();
+  it('goes connecting → handshaking → up, authenticates the peer and measures RTT with heartbeats (peer without a heartbeat handler)', async () => {
+    const { network, a, b, manager, states } = setup({ noHandler: true });
     await b.listen('b');
     network.setFaults({ delayMs: 5 });
     const link = manager.link('b', { peer: idb.nodeId });

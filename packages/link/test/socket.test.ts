@@ -1,0 +1,58 @@
+/** The channel over real loopback sockets: truncation inside a frame and oversized frames. */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SecureChannel, socketDuplex } from '../src/index.js';
+import { alice, bob, nextMessage } from './helpers.js';
+
+const servers: net.Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function socketPair(): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer();
+  servers.push(server);
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const c = net.connect(port, '127.0.0.1');
+  return [c, await accepted];
+}
+
+describe('SecureChannel over TCP sockets', () => {
+  it('carries messages and closes cleanly', async () => {
+    const [cs, ss] = await socketPair();
+    const [c, s] = await Promise.all([SecureChannel.connect(socketDuplex(cs), { identity: alice }), SecureChannel.accept(socketDuplex(ss), { identity: bob })]);
+    const m = nextMessage(s);
+    await c.send(new Uint8Array(100_000).fill(9));
+    expect((await m).length).toBe(100_000);
+    const closed = new Promise<unknown>((r) => s.onClose(r));
+    await c.close();
+    expect(await closed).toBeUndefined();
+  });
+
+  it('a stream cut inside a record → TRUNCATED', async () => {
+    const [cs, ss] = await socketPair();
+    const [c, s] = await Promise.all([SecureChannel.connect(socketDuplex(cs), { identity: alice }), SecureChannel.accept(socketDuplex(ss), { identity: bob })]);
+    const closed = new Promise<string | undefined>((r) => s.onClose((e) => { r(e?.code); }));
+    // write the first half of a length-prefixed frame, then FIN
+    cs.write(Uint8Array.of(0, 0, 1, 0, 0x17, 0, 0, 0));
+    cs.end();
+    expect(await closed).toBe('TRUNCATED');
+    expect(c.state).not.toBe('handshake');
+  });
+
+  it('a length prefix over the limit is refused before buffering → RECORD_TOO_LARGE / HANDSHAKE_TOO_LARGE', async () => {
+    const [cs, ss] = await socketPair();
+    const srv = SecureChannel.accept(socketDuplex(ss), { identity: bob });
+    cs.write(Uint8Array.of(0x7f, 0xff, 0xff, 0xff));
+    await expect(srv).rejects.toMatchObject({ code: 'HANDSHAKE_TOO_LARGE' });
+    cs.destroy();
+    const [cs2, ss2] = await socketPair();
+    const [c2, s2] = await Promise.all([SecureChannel.connect(socketDuplex(cs2), { identity: alice }), SecureChannel.accept(socketDuplex(ss2), { identity: bob, maxMessageSize: 1000 })]);
+    const closed = new Promise<string | undefined>((r) => s2.onClose((e) => { r(e?.code); }));
+    cs2.write(Uint8Array.of(0, 0x10, 0, 0));
+    expect(await closed).toBe('RECORD_TOO_LARGE');
+    await c2.close();
+  });
+});
