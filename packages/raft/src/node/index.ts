@@ -23,3 +23,5 @@ export { RaftTransport, RAFT_METHOD } from './raft-transport.js';
 export type { RaftTransportOptions, RaftReceiver, PeerTransportStats } from './raft-transport.js';
 export { startKvServer } from './kv-server.js';
 export type { KvServerOptions, KvServer, KvReply } from './kv-server.js';
+export { KvClient } from './kv-client.js';
+export type { KvClientOptions } from './kv-client.js';
