@@ -39,17 +39,17 @@ export class ProcessCluster {
     for (const [pid, addr] of Object.entries(this.addresses)) if (pid !== id) args.push('--peer', `${pid}=${addr}`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#procs.set(id, child);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
       if (this.stderr.length < 20_000) this.stderr += `[${id}] ${d}`;
     });
     await new Promise<void>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout! });
+      const rl = createInterface({ input: child.stdout });
       rl.once('line', (line) => {
         if (line.startsWith('ready ')) resolve();
         else reject(new Error(`unexpected output from ${id}: ${line}`));
       });
-      child.once('exit', (code) => reject(new Error(`${id} exited with ${code}\n${this.stderr}`)));
+      child.once('exit', (code) => { reject(new Error(`${id} exited with ${code}\n${this.stderr}`)); });
     });
   }
 
@@ -57,7 +57,7 @@ export class ProcessCluster {
     const p = this.#procs.get(id);
     if (p === undefined) return;
     this.#procs.delete(id);
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    const exited = new Promise<void>((r) => p.once('exit', () => { r(); }));
     p.kill('SIGKILL');
     this.kills++;
     await exited;
