@@ -1262,6 +1262,8 @@ export class RawNode {
     this.#electionElapsed = 0;
     if (pr.match === this.#log.lastIndex()) {
       this.#send({ type: 'timeout-now', from: this.id, to: target, term: this.#term });
+    } else if (pr.state === 'replicate') {
+      pr.becomeProbe(); // (re)send from its match right away so it catches up quickly
     }
   }
 

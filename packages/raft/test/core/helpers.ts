@@ -37,7 +37,7 @@ export function drain(n: RawNode, disk: MemoryStorage): { msgs: Message[]; ready
   return { msgs, readys };
 }
 
-export function codeOf(fn: () => unknown): string | undefined {
+export function codeOf(fn: () => void): string | undefined {
   try {
     fn();
   } catch (e) {
