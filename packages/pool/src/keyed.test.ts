@@ -106,6 +106,22 @@ describe('KeyedPool', () => {
     expect(sched.pendingTimers).toBe(0);
   });
 
+  it('drain waits for every key, then close destroys everything', async () => {
+    const { pool, f } = setup();
+    const a = await pool.acquire('a');
+    const b = await pool.acquire('b');
+    let drained = false;
+    const d = pool.drain().then(() => (drained = true));
+    await expect(pool.acquire('c')).rejects.toMatchObject({ code: 'POOL_CLOSED' });
+    pool.release(a);
+    await flush();
+    expect(drained).toBe(false);
+    pool.release(b);
+    await d;
+    await pool.close();
+    expect(f.live.size).toBe(0);
+  });
+
   it('rejects foreign values, bad caps and use after close with typed errors', async () => {
     const { pool } = setup();
     expect(() => {

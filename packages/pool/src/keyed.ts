@@ -52,9 +52,10 @@ export class KeyedPool<K, T extends object> implements AsyncDisposable {
   private evicting = false;
   private feeding = false;
   private evictedForOtherKeys = 0;
-  private state: 'open' | 'closed' = 'open';
+  private state: 'open' | 'draining' | 'closed' = 'open';
   private closePromise: Promise<void> | undefined;
   private readonly gate: CapacityGate;
+  private readonly errorListeners = new Set<(error: unknown, key: K) => void>();
 
   constructor(factory: KeyedFactory<K, T>, options: KeyedPoolOptions = {}) {
     if (typeof factory !== 'object' || typeof factory.create !== 'function' || typeof factory.destroy !== 'function') {
@@ -81,13 +82,13 @@ export class KeyedPool<K, T extends object> implements AsyncDisposable {
 
   /** Borrows a resource for `key` (same contract as `ConnectionPool.acquire`). */
   acquire(key: K, options?: AcquireOptions): Promise<T> {
-    if (this.state !== 'open') return Promise.reject(new PoolError('POOL_CLOSED', 'the keyed pool is closed'));
+    if (this.state !== 'open') return Promise.reject(new PoolError('POOL_CLOSED', `the keyed pool is ${this.state}`));
     return this.poolFor(key).acquire(options);
   }
 
   /** Like `acquire`, wrapped in a lease for `await using`. */
   lease(key: K, options?: AcquireOptions): Promise<Lease<T>> {
-    if (this.state !== 'open') return Promise.reject(new PoolError('POOL_CLOSED', 'the keyed pool is closed'));
+    if (this.state !== 'open') return Promise.reject(new PoolError('POOL_CLOSED', `the keyed pool is ${this.state}`));
     return this.poolFor(key).lease(options);
   }
 
@@ -138,9 +139,25 @@ export class KeyedPool<K, T extends object> implements AsyncDisposable {
     return this.pools.get(key)?.stats();
   }
 
+  /** Destroy failures and failed creates with no waiter to report to, with their key. */
+  onError(listener: (error: unknown, key: K) => void): Disposable {
+    this.errorListeners.add(listener);
+    return { [Symbol.dispose]: () => this.errorListeners.delete(listener) };
+  }
+
   /** Keys with a pool, least recently used first. */
   keys(): K[] {
     return [...this.pools.keys()];
+  }
+
+  /**
+   * Drains every key's pool (see `ConnectionPool.drain`): new acquires are rejected, queued
+   * ones are served, and it resolves when nothing is borrowed or waiting.
+   */
+  async drain(options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal }): Promise<void> {
+    options?.signal?.throwIfAborted();
+    this.state = 'draining';
+    await Promise.all([...this.pools.values()].map((p) => p.drain(options)));
   }
 
   /** Closes every key's pool (see `ConnectionPool.close`). Idempotent. */
@@ -195,6 +212,15 @@ export class KeyedPool<K, T extends object> implements AsyncDisposable {
     }
     const pool = new ConnectionPool<T>(sub, { ...this.subOptions(), [GATE]: this.gate } as PoolOptions);
     ref.pool = pool;
+    pool.onError((e) => {
+      for (const l of this.errorListeners) {
+        try {
+          l(e, key);
+        } catch {
+          // a listener's failure is not the pool's
+        }
+      }
+    });
     this.pools.set(key, pool);
     this.keyOf.set(pool, key);
     return pool;

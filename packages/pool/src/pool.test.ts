@@ -279,6 +279,32 @@ describe('ConnectionPool', () => {
     expect(sched.pendingTimers).toBe(0);
   });
 
+  it('reports destroy failures and orphaned create failures through onError, not as throws', async () => {
+    const errors: unknown[] = [];
+    const sched = new ManualScheduler();
+    let fail = false;
+    const pool = new ConnectionPool<{ n: number }>(
+      {
+        create: () => (fail ? Promise.reject(new Error('refused')) : Promise.resolve({ n: 1 })),
+        destroy: () => {
+          throw new Error('destroy blew up');
+        },
+      },
+      { scheduler: sched, min: 1 },
+    );
+    const sub = pool.onError((e) => errors.push(e));
+    await flush();
+    const r = await pool.acquire();
+    expect(() => {
+      pool.destroy(r);
+    }).not.toThrow();
+    fail = true;
+    await sched.advance(1000); // the maintenance tick tries to warm min = 1 and fails with no waiter to tell
+    expect(errors.map((e) => (isPoolError(e) ? e.code : (e as Error).message))).toEqual(['destroy blew up', 'CREATE_FAILED']);
+    sub[Symbol.dispose]();
+    await pool.close();
+  });
+
   it('rejects bad options with INVALID_OPTION naming the field', () => {
     const f = new FakeFactory();
     const field = (o: PoolOptions): string | undefined => {

@@ -18,7 +18,9 @@ export class FakeFactory implements PoolFactory<Res> {
   hangNext = 0;
   private readonly hung: ((r: Res) => void)[] = [];
   validateCalls = 0;
-  withValidate = true;
+  /** When set, validate answers after this many ms of the given scheduler (out-of-order completions). */
+  validateDelay: ((r: Res) => number) | undefined;
+  scheduler: { setTimeout(fn: () => void, ms: number): unknown } | undefined;
 
   create(_signal: AbortSignal): Promise<Res> {
     if (this.failNext > 0) {
@@ -47,9 +49,16 @@ export class FakeFactory implements PoolFactory<Res> {
     this.live.delete(r);
   }
 
-  validate(r: Res): boolean {
+  validate(r: Res): boolean | Promise<boolean> {
     this.validateCalls++;
-    return r.healthy;
+    const delay = this.validateDelay?.(r);
+    if (delay === undefined || this.scheduler === undefined) return r.healthy;
+    const sched = this.scheduler;
+    return new Promise((resolve) => {
+      sched.setTimeout(() => {
+        resolve(r.healthy);
+      }, delay);
+    });
   }
 
   /** Lets every hung create resolve now. */

@@ -52,9 +52,13 @@ describe('KeyedPool under random operation sequences', () => {
       fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.array(opArb, { minLength: 1, maxLength: 60 }), async (maxPerKey, maxTotal, ops) => {
         const sched = new ManualScheduler();
         const f = new Factory();
-        const pool = new KeyedPool<string, Conn>(f, { maxPerKey, maxTotal, maxWaiters: 4, idleTimeoutMs: 1000, healthCheckIntervalMs: Infinity, evictionIntervalMs: 250, scheduler: sched });
+        const poolSched = sched.scoped();
+        const pool = new KeyedPool<string, Conn>(f, { maxPerKey, maxTotal, maxWaiters: 4, idleTimeoutMs: 1000, healthCheckIntervalMs: Infinity, evictionIntervalMs: 250, scheduler: poolSched });
         const held: Conn[] = [];
         const problems: string[] = [];
+        pool.onError((e) => {
+          if (e instanceof Error && e.message === 'double destroy') problems.push('double destroy');
+        });
         const pending: Promise<unknown>[] = [];
         for (const [step, op] of ops.entries()) {
           switch (op.kind) {
@@ -109,7 +113,7 @@ describe('KeyedPool under random operation sequences', () => {
         await closing;
         await Promise.all(pending);
         expect(f.live.size).toBe(0);
-        expect(sched.pendingTimers).toBe(0);
+        expect(poolSched.pendingTimers).toBe(0);
         expect(problems).toEqual([]);
       }),
       { numRuns: Number(process.env.POOL_PROPERTY_RUNS ?? 200) },

@@ -24,6 +24,29 @@ export class ManualScheduler implements Scheduler {
     return this.timers.size;
   }
 
+  /** A view on the same clock and timer queue that counts only the timers set through it. */
+  scoped(): Scheduler & { readonly pendingTimers: number } {
+    const mine = new Set<unknown>();
+    return {
+      now: () => this.now(),
+      setTimeout: (fn, ms) => {
+        const h = this.setTimeout(() => {
+          mine.delete(h);
+          fn();
+        }, ms);
+        mine.add(h);
+        return h;
+      },
+      clearTimeout: (h) => {
+        mine.delete(h);
+        this.clearTimeout(h);
+      },
+      get pendingTimers() {
+        return mine.size;
+      },
+    };
+  }
+
   /** Moves time forward by `ms`, firing due timers in order and flushing promise jobs after each. */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;

@@ -29,6 +29,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 const configArb = fc.record({
   testOnBorrow: fc.boolean(),
+  validateDelays: fc.option(fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 5 }), { nil: undefined }),
+  validateTimeoutMs: fc.integer({ min: 50, max: 1000 }),
   max: fc.integer({ min: 1, max: 4 }),
   min: fc.integer({ min: 0, max: 2 }),
   maxWaiters: fc.integer({ min: 0, max: 6 }),
@@ -49,14 +51,24 @@ describe('ConnectionPool under random operation sequences (model-based)', () => 
   it('keeps its invariants: caps, exclusive holders, FIFO service, clean close, no leaked timers', async () => {
     await fc.assert(
       fc.asyncProperty(configArb, fc.array(opArb, { minLength: 1, maxLength: 80 }), async (cfg, ops) => {
+        const { validateDelays, ...options } = cfg;
         const min = Math.min(cfg.min, cfg.max);
         const sched = new ManualScheduler();
         const factory = new FakeFactory();
-        const pool = new ConnectionPool<Res>(factory, { ...cfg, min, scheduler: sched, evictionIntervalMs: 500 });
+        if (validateDelays !== undefined) {
+          factory.scheduler = sched;
+          factory.validateDelay = (r) => validateDelays[r.id % validateDelays.length] ?? 0;
+        }
+        const poolSched = sched.scoped(); // the factory's own timers are not the pool's
+        const pool = new ConnectionPool<Res>(factory, { ...options, min, scheduler: poolSched, evictionIntervalMs: 500 });
         const held: Res[] = [];
         const waiters: WaiterRec[] = [];
         let seq = 0;
         const failures: string[] = [];
+        // destroy() throws on a double destroy; the pool reports that through onError
+        pool.onError((e) => {
+          if (e instanceof Error && e.message.startsWith('double destroy')) failures.push(e.message);
+        });
 
         const check = (where: string): void => {
           const s = pool.stats();
@@ -141,10 +153,10 @@ describe('ConnectionPool under random operation sequences (model-based)', () => 
         await sched.advance(1000);
         await closing;
         await flush();
-        expect(factory.live.size).toBe(0);
-        for (const r of factory.all) expect(r.destroyed).toBe(true);
-        expect(waiters.every((w) => w.settled)).toBe(true);
-        expect(sched.pendingTimers).toBe(0);
+        expect(factory.live.size, 'live after close').toBe(0);
+        for (const r of factory.all) expect(r.destroyed, 'destroyed after close').toBe(true);
+        expect(waiters.every((w) => w.settled), 'waiters settled').toBe(true);
+        expect(poolSched.pendingTimers, 'pool timers after close').toBe(0);
         expect(failures).toEqual([]);
       }),
       { numRuns: Number(process.env.POOL_PROPERTY_RUNS ?? 300) },
