@@ -140,6 +140,12 @@ export class RaftLog {
     return lastNew;
   }
 
+  /** Append one entry right after the last index (the leader's hot path). */
+  appendNext(e: Entry): void {
+    if (this.entries.length === 0) this.offset = e.index;
+    this.entries.push(e);
+  }
+
   /** Append to the unstable log, truncating any suffix that the first entry overlaps. */
   append(ents: readonly Entry[]): void {
     if (ents.length === 0) return;

@@ -1009,7 +1009,7 @@ export class RawNode {
 
   #appendEntry(type: EntryType, data: Uint8Array): number {
     const index = this.#log.lastIndex() + 1;
-    this.#log.append([{ term: this.#term, index, type, data }]);
+    this.#log.appendNext({ term: this.#term, index, type, data });
     return index;
   }
 

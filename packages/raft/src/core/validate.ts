@@ -5,7 +5,6 @@ const TYPES = new Set<string>([
   'vote', 'vote-resp', 'prevote', 'prevote-resp', 'app', 'app-resp', 'heartbeat', 'heartbeat-resp',
   'snap', 'snap-resp', 'timeout-now', 'read-index', 'read-index-resp', 'prop', 'transfer-leader',
 ]);
-const ENTRY_TYPES = new Set<string>(['normal', 'conf-change', 'noop']);
 
 function bad(field: string, msg: string): InvalidMessageError {
   return new InvalidMessageError('invalid-message', field, msg);
@@ -39,18 +38,18 @@ function entries(o: Record<string, unknown>, field: string, firstIndex: number, 
   const v = o[field];
   if (!Array.isArray(v)) throw bad(field, `${field} must be an array`);
   let prevTerm = minTerm;
+  // Hot path (every append): plain checks, field names are only built on failure.
   for (let i = 0; i < v.length; i++) {
-    const e = v[i] as unknown;
-    const f = `${field}[${i}]`;
-    if (typeof e !== 'object' || e === null) throw bad(f, 'entry must be an object');
-    const r = e as Record<string, unknown>;
-    const term = u(r, 'term');
-    const index = u(r, 'index');
-    if (!ENTRY_TYPES.has(r.type as string)) throw bad(`${f}.type`, 'unknown entry type');
-    bytes(r, 'data');
+    const e = v[i] as { term?: unknown; index?: unknown; type?: unknown; data?: unknown } | null;
+    if (typeof e !== 'object' || e === null) throw bad(`${field}[${i}]`, 'entry must be an object');
+    const { term, index, type, data } = e;
+    if (typeof term !== 'number' || !Number.isSafeInteger(term) || term < 0) throw bad(`${field}[${i}].term`, 'term must be a non-negative safe integer');
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw bad(`${field}[${i}].index`, 'index must be a non-negative safe integer');
+    if (type !== 'normal' && type !== 'conf-change' && type !== 'noop') throw bad(`${field}[${i}].type`, 'unknown entry type');
+    if (!(data instanceof Uint8Array)) throw bad(`${field}[${i}].data`, 'data must be a Uint8Array');
     if (checkIdx) {
-      if (index !== firstIndex + i) throw bad(`${f}.index`, `entries must be contiguous from ${firstIndex}`);
-      if (term < prevTerm || term > maxTerm) throw bad(`${f}.term`, `entry term ${term} out of range [${prevTerm}, ${maxTerm}]`);
+      if (index !== firstIndex + i) throw bad(`${field}[${i}].index`, `entries must be contiguous from ${firstIndex}`);
+      if (term < prevTerm || term > maxTerm) throw bad(`${field}[${i}].term`, `entry term ${term} out of range [${prevTerm}, ${maxTerm}]`);
       prevTerm = term;
     }
   }
