@@ -294,13 +294,23 @@ export class SlidingWindowPolicy implements Policy<CounterState> {
 // Sliding log
 
 /**
- * Admitted requests in time order as one flat array `[time, weight, time, weight, …]` (one array per
- * key, not two, halves the memory of a short log); live entries start at the even index `head`.
+ * Admitted requests in time order, as a ring of `(time, weight)` pairs in one flat array
+ * `e = [time, weight, time, weight, …]` of `2 × capacity` numbers (capacity a power of two, grown by
+ * doubling when full and never shrunk). Steady state allocates nothing, so a busy log does not
+ * churn the garbage collector; one array per key keeps a short log small.
  */
 export class LogState {
   e: number[] = [];
+  /** Entry index of the oldest live entry. */
   head = 0;
+  /** Live entries. */
+  len = 0;
   sum = 0;
+}
+
+/** Array index of the time of live entry `i` (0 = oldest); its weight is at the next index. */
+function slot(s: LogState, i: number): number {
+  return ((s.head + i) & ((s.e.length >> 1) - 1)) << 1;
 }
 
 /**
@@ -327,51 +337,69 @@ export class SlidingLogPolicy implements Policy<LogState> {
   #expire(s: LogState, now: number): void {
     const w = this.#w;
     const e = s.e;
-    let h = s.head;
-    while (h < e.length && now - (e[h] ?? 0) >= w) {
-      s.sum -= e[h + 1] ?? 0;
-      h += 2;
+    while (s.len > 0) {
+      const i = slot(s, 0);
+      if (!(now - (e[i] ?? 0) >= w)) break;
+      s.sum -= e[i + 1] ?? 0;
+      s.head = (s.head + 1) & ((e.length >> 1) - 1);
+      s.len--;
     }
-    if (h === e.length) {
-      e.length = 0;
-      h = 0;
-    } else if (h > 32 && h * 2 > e.length) {
-      e.splice(0, h);
-      h = 0;
+  }
+
+  #push(s: LogState, t: number, n: number): void {
+    const cap = s.e.length >> 1;
+    if (s.len === cap) {
+      const grown = new Array<number>(cap === 0 ? 2 : cap * 4);
+      for (let i = 0; i < s.len; i++) {
+        const j = slot(s, i);
+        grown[2 * i] = s.e[j] ?? 0;
+        grown[2 * i + 1] = s.e[j + 1] ?? 0;
+      }
+      s.e = grown;
+      s.head = 0;
     }
-    s.head = h;
+    const j = slot(s, s.len);
+    s.e[j] = t;
+    s.e[j + 1] = n;
+    s.len++;
+    s.sum += n;
+  }
+
+  #newest(s: LogState): number {
+    return s.e[slot(s, s.len - 1)] ?? 0;
   }
 
   decide(s: LogState, now: number, n: number): RateLimitDecision {
     const w = this.#w;
     const limit = this.#limit;
     this.#expire(s, now);
-    const e = s.e;
     if (s.sum + n <= limit) {
       // Keep times ordered even if the clock steps back.
-      const last = e.length > s.head ? (e[e.length - 2] ?? 0) : now;
+      const last = s.len > 0 ? this.#newest(s) : now;
       const at = now > last ? now : last;
-      e.push(at, n);
-      s.sum += n;
+      this.#push(s, at, n);
       return decision(true, limit - s.sum, 0, at + w);
     }
     // Free the oldest entries until n fits; the wait ends when the last of those expires.
     const need = s.sum + n - limit;
     let freed = 0;
-    let i = s.head;
-    while (freed < need && i < e.length) {
-      freed += e[i + 1] ?? 0;
-      i += 2;
+    let i = 0;
+    while (freed < need && i < s.len) {
+      freed += s.e[slot(s, i) + 1] ?? 0;
+      i++;
     }
-    const retry = settle(this, s, now, (e[i - 2] ?? 0) + w - now, n);
-    return decision(false, limit - s.sum, retry, (e[e.length - 2] ?? 0) + w);
+    const retry = settle(this, s, now, (s.e[slot(s, i - 1)] ?? 0) + w - now, n);
+    return decision(false, limit - s.sum, retry, this.#newest(s) + w);
   }
 
   #sumAt(s: LogState, t: number): number {
     const w = this.#w;
-    const e = s.e;
     let sum = s.sum;
-    for (let h = s.head; h < e.length && t - (e[h] ?? 0) >= w; h += 2) sum -= e[h + 1] ?? 0;
+    for (let i = 0; i < s.len; i++) {
+      const j = slot(s, i);
+      if (!(t - (s.e[j] ?? 0) >= w)) break;
+      sum -= s.e[j + 1] ?? 0;
+    }
     return sum;
   }
 
@@ -380,11 +408,11 @@ export class SlidingLogPolicy implements Policy<LogState> {
   }
 
   isIdle(s: LogState, now: number): boolean {
-    return s.e.length === s.head || now - (s.e[s.e.length - 2] ?? 0) >= this.#w;
+    return s.len === 0 || now - this.#newest(s) >= this.#w;
   }
 
   idleAt(s: LogState): number {
-    return s.e.length > s.head ? (s.e[s.e.length - 2] ?? 0) + this.#w : -Infinity;
+    return s.len > 0 ? this.#newest(s) + this.#w : -Infinity;
   }
 
   available(s: LogState, now: number): number {
