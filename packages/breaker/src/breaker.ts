@@ -101,7 +101,7 @@ export interface BreakerStats {
   readonly cancelled: number;
   readonly timeouts: number;
   readonly transitions: number;
-  /** Admitted calls whose outcome has not been reported yet (half-open probes included). */
+  /** Half-open probes admitted and not yet settled (0 in other states; closed calls are not tracked). */
   readonly inFlight: number;
 }
 

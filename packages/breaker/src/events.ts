@@ -1,3 +1,5 @@
+import { InvalidConfigError } from './errors.js';
+
 /**
  * A typed event: call it with a listener to subscribe; dispose the result to unsubscribe.
  * Works with `using`: `using sub = breaker.onStateChange((e) => …)`.
@@ -59,4 +61,76 @@ export function once<T>(event: Event<T>): Promise<T> {
       resolve(v);
     });
   });
+}
+
+export interface StreamOptions {
+  /** Ends the stream (the iterator returns) when aborted. */
+  readonly signal?: AbortSignal;
+  /**
+   * Values buffered while the consumer is slow (default 64). When full, the oldest value is
+   * dropped (a state stream cares about the latest state most).
+   */
+  readonly capacity?: number;
+}
+
+/**
+ * The values of `event` as a bounded `AsyncIterable`, for example
+ * `for await (const change of stream(breaker.onStateChange, { signal }))`. Subscribes on the first
+ * `next()`, unsubscribes when the loop ends (break, return, or abort).
+ */
+export function stream<T>(event: Event<T>, options: StreamOptions = {}): AsyncIterable<T> {
+  const capacity = options.capacity ?? 64;
+  if (!Number.isSafeInteger(capacity) || capacity < 1) throw new InvalidConfigError('capacity', `must be an integer ≥ 1, got ${String(capacity)}`);
+  const signal = options.signal;
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const buffer: T[] = [];
+      let waiting: ((r: IteratorResult<T>) => void) | undefined;
+      let done = false;
+      let sub: Disposable | undefined;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        sub?.[Symbol.dispose]();
+        signal?.removeEventListener('abort', finish);
+        const w = waiting;
+        waiting = undefined;
+        w?.({ done: true, value: undefined });
+      };
+      const start = (): void => {
+        if (sub !== undefined || done) return;
+        if (signal?.aborted === true) {
+          finish();
+          return;
+        }
+        signal?.addEventListener('abort', finish, { once: true });
+        sub = event((v) => {
+          if (done) return;
+          const w = waiting;
+          if (w !== undefined) {
+            waiting = undefined;
+            w({ done: false, value: v });
+            return;
+          }
+          if (buffer.length >= capacity) buffer.shift();
+          buffer.push(v);
+        });
+      };
+      return {
+        next: () => {
+          start();
+          if (buffer.length > 0) return Promise.resolve({ done: false, value: buffer.shift() as T });
+          if (done) return Promise.resolve({ done: true, value: undefined });
+          return new Promise((resolve) => {
+            waiting = resolve;
+          });
+        },
+        return: () => {
+          finish();
+          buffer.length = 0;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      };
+    },
+  };
 }

@@ -18,8 +18,8 @@ export type { BreakerErrorCode, GiveUpReason, RejectionReason } from './errors.j
 export { systemClock, systemRandom } from './clock.js';
 export type { Clock, Random } from './clock.js';
 
-export { once } from './events.js';
-export type { Event } from './events.js';
+export { once, stream } from './events.js';
+export type { Event, StreamOptions } from './events.js';
 
 export type { ExecuteOptions, Policy, PolicyContext, PolicyFn } from './policy.js';
 
