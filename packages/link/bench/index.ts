@@ -3,8 +3,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compare, machine, row, writeReport, fmtOps, type Goal, type Group } from '@abi/bench-kit';
+import { TcpTransport, type Connection } from '@abi/transport';
 import {
-  Identity, SecureChannel, TokenVerifier, delegateToken, issueToken, memoryDuplexPair, nodeCrypto, portableCrypto, socketDuplex,
+  Identity, SecureChannel, secureTcpTransport, TokenVerifier, delegateToken, issueToken, memoryDuplexPair, nodeCrypto, portableCrypto, socketDuplex,
   type CipherId, type FrameDuplex,
 } from '../src/index.js';
 
@@ -16,10 +17,11 @@ const bob = Identity.fromSeed(new Uint8Array(32).fill(2));
 // ---------------------------------------------------------------------------------------------
 // 1. Throughput: plain framed TCP vs secure channel, receiver in a child process.
 
-function startServer(): Promise<{ child: ChildProcess; port: number }> {
+interface ServerInfo { port: number; plain: string; secure: string }
+function startServer(): Promise<{ child: ChildProcess } & ServerInfo> {
   const child = fork(path.join(here, 'server.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    child.once('message', (m) => { resolve({ child, port: (m as { port: number }).port }); });
+    child.once('message', (m) => { resolve({ child, ...(m as ServerInfo) }); });
     child.once('error', reject);
   });
 }
@@ -77,6 +79,38 @@ async function throughput(port: number): Promise<Group> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 1b. The same through @abi/transport: TcpTransport vs SecureTransport.
+
+async function transports(info: ServerInfo): Promise<Group[]> {
+  const plainT = new TcpTransport();
+  const secureT = secureTcpTransport({ identity: alice });
+  const pc = await plainT.dial(info.plain);
+  const sc = await secureT.dial(info.secure, { peer: bob.nodeId });
+  const payload = new Uint8Array(FRAME).fill(3);
+  const small = new Uint8Array(100).fill(4);
+  const oneWay = (c: Connection) => async (n: number): Promise<void> => {
+    const ps: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) ps.push(c.send('sink', payload));
+    await Promise.all(ps);
+    await c.request('echo', small);
+  };
+  const rtt = (c: Connection) => async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await c.request('echo', small);
+  };
+  const g1 = await compare('@abi/transport one-way 64 KiB raw messages (server in a child process)', [
+    { name: 'TcpTransport', run: oneWay(pc) },
+    { name: 'SecureTransport (AES-256-GCM)', run: oneWay(sc) },
+  ], { samples: 5, sampleMs: 300, warmupMs: 300 });
+  const g2 = await compare('@abi/transport request round trip, 100 raw bytes, 1 in flight', [
+    { name: 'TcpTransport', run: rtt(pc) },
+    { name: 'SecureTransport (AES-256-GCM)', run: rtt(sc) },
+  ], { samples: 5, sampleMs: 300, warmupMs: 300 });
+  await plainT.close();
+  await secureT.close();
+  return [g1, g2];
+}
+
+// ---------------------------------------------------------------------------------------------
 // 2. Handshakes per second (both sides in this process, memory carrier).
 
 async function handshakes(): Promise<Group> {
@@ -127,9 +161,11 @@ async function tokens(): Promise<Group> {
 
 const mbps = (opsPerSec: number): number => (opsPerSec * FRAME) / 1e6;
 
-const { child, port } = await startServer();
+const info = await startServer();
+const { child, port } = info;
 try {
   const tp = await throughput(port);
+  const tr = await transports(info);
   const hs = await handshakes();
   const tk = await tokens();
   const plain = mbps(row(tp, 'plain TCP (same 4-byte framing, no crypto)').opsPerSec);
@@ -151,7 +187,7 @@ try {
   writeReport(path.join(here, '..'), {
     package: '@abi/link',
     machine: machine(),
-    groups: [tp, hs, tk],
+    groups: [tp, ...tr, hs, tk],
     tables,
     goals,
     notes: [

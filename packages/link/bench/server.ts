@@ -4,7 +4,8 @@
  * 'P' plain frames, 'S' secure channel. A 1-byte message is a sync: the server answers with 1 byte.
  */
 import net from 'node:net';
-import { Identity, SecureChannel, socketDuplex } from '../src/index.js';
+import { TcpTransport } from '@abi/transport';
+import { Identity, SecureChannel, secureTcpTransport, socketDuplex } from '../src/index.js';
 
 const identity = Identity.fromSeed(new Uint8Array(32).fill(2));
 const server = net.createServer({ noDelay: true }, (socket) => {
@@ -24,8 +25,15 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     }
   });
 });
+const plainT = new TcpTransport();
+const secureT = secureTcpTransport({ identity });
+for (const t of [plainT, secureT]) {
+  t.handle('sink', () => undefined);
+  t.handle('echo', (p) => p);
+}
+const [pl, sl] = await Promise.all([plainT.listen('127.0.0.1:0'), secureT.listen('127.0.0.1:0')]);
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address() as net.AddressInfo;
-  process.send?.({ port: addr.port });
+  process.send?.({ port: addr.port, plain: pl.address, secure: sl.address });
 });
 process.on('disconnect', () => { process.exit(0); });

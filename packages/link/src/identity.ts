@@ -25,8 +25,18 @@ function checksum(pub: Uint8Array): Uint8Array {
  */
 export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
   if (publicKey.length !== 32) throw new LinkError('BAD_KEY', 'Ed25519 public key must be 32 bytes');
-  return NODE_ID_PREFIX + base32Encode(concatBytes(publicKey, checksum(publicKey)));
+  const key = Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('latin1');
+  let id = nodeIdMemo.get(key);
+  if (id === undefined) {
+    id = NODE_ID_PREFIX + base32Encode(concatBytes(publicKey, checksum(publicKey)));
+    if (nodeIdMemo.size >= NODE_ID_MEMO) nodeIdMemo.clear();
+    nodeIdMemo.set(key, id);
+  }
+  return id;
 }
+
+const NODE_ID_MEMO = 4096;
+const nodeIdMemo = new Map<string, string>();
 
 /** Parses a node id's text form back to its 32-byte public key (BAD_NODE_ID on any defect). */
 export function publicKeyFromNodeId(nodeId: string): Uint8Array {

@@ -244,6 +244,10 @@ export class RevocationList {
     this.#issuers.add(toHex(keyOf(issuer)));
     this.#version++;
   }
+  /** True when nothing is revoked. */
+  get empty(): boolean {
+    return this.#tokens.size === 0 && this.#issuers.size === 0;
+  }
   /** Bumped on every change. */
   get version(): number {
     return this.#version;
@@ -294,7 +298,8 @@ export interface Grant {
 
 interface CacheEntry {
   readonly chain: readonly Token[];
-  readonly ids: readonly string[];
+  /** Token ids, computed on first use (only needed when something is revoked). */
+  ids: readonly string[] | undefined;
   readonly issuers: readonly string[];
   readonly rootIssuer: string;
   readonly subject: string;
@@ -329,6 +334,11 @@ export class TokenVerifier {
     this.#p = o.provider ?? nodeCrypto;
   }
 
+  #ids(e: CacheEntry): readonly string[] {
+    e.ids ??= e.chain.map((t) => t.id(this.#p));
+    return e.ids;
+  }
+
   #structural(chain: readonly Token[]): CacheEntry {
     const p = this.#p;
     if (chain.length === 0) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
@@ -337,7 +347,6 @@ export class TokenVerifier {
     if (root === undefined) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
     if (!this.#trusted.has(toHex(root.issuer))) throw new LinkError('TOKEN_UNTRUSTED', 'root issuer is not trusted');
     if (root.parentHash.some((b) => b !== 0)) throw new LinkError('TOKEN_CHAIN', 'root token has a parent hash');
-    const ids: string[] = [];
     const issuers: string[] = [];
     for (let i = 0; i < chain.length; i++) {
       const t = chain[i];
@@ -354,11 +363,10 @@ export class TokenVerifier {
         if (!resourceWithin(t.resource, parent.resource)) throw new LinkError('TOKEN_SCOPE', `token ${i} widens the resource of token ${i - 1}`);
         if (t.notBefore < parent.notBefore || t.notAfter > parent.notAfter) throw new LinkError('TOKEN_TTL', `token ${i} outlives token ${i - 1}`);
       }
-      ids.push(t.id(p));
       issuers.push(toHex(t.issuer));
     }
     const leaf = chain[chain.length - 1] ?? root;
-    return { chain, ids, issuers, rootIssuer: nodeIdFromPublicKey(root.issuer), subject: nodeIdFromPublicKey(leaf.subject) };
+    return { chain, ids: undefined, issuers, rootIssuer: nodeIdFromPublicKey(root.issuer), subject: nodeIdFromPublicKey(leaf.subject) };
   }
 
   /**
@@ -394,7 +402,7 @@ export class TokenVerifier {
       if (now - this.#skew > t.notAfter) throw new LinkError('TOKEN_EXPIRED', `token ${i} expired at ${new Date(t.notAfter).toISOString()}`);
       notAfter = Math.min(notAfter, t.notAfter);
       const rev = this.#rev;
-      if (rev !== undefined && (rev.isTokenRevoked(entry.ids[i] ?? '') || rev.isIssuerRevoked(entry.issuers[i] ?? ''))) {
+      if (rev !== undefined && !rev.empty && (rev.isTokenRevoked(this.#ids(entry)[i] ?? '') || rev.isIssuerRevoked(entry.issuers[i] ?? ''))) {
         throw new LinkError('TOKEN_REVOKED', `token ${i} (or its issuer) is revoked`);
       }
     }
