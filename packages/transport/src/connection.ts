@@ -209,9 +209,9 @@ class FramedConnection implements Connection {
   #peerWindow = 32;
   #peerMaxInFlight = 1024;
   readonly #slotWaiters: (() => void)[] = [];
-  #lastRecv: number;
-  #lastActivity: number;
-  #pingSentAt: number | undefined;
+  #recvSeen = false;
+  #active = false;
+  #pingOutstanding = false;
   #keepAliveTimer: unknown;
   #idleTimer: unknown;
   #headerTimer: unknown;
@@ -243,7 +243,6 @@ class FramedConnection implements Connection {
       this.#onFrame(f);
     }, { maxFrameSize: this.#opts.maxFrameSize });
     this.#encoder = new FrameEncoder({ checksum: this.#opts.checksum });
-    this.#lastRecv = this.#lastActivity = this.#clock.now();
     this.#disposers.push(
       stream.onData((chunk) => {
         this.#onData(chunk);
@@ -286,7 +285,7 @@ class FramedConnection implements Connection {
 
   #onData(chunk: Uint8Array): void {
     if (this.#state === 'closed') return;
-    this.#lastRecv = this.#clock.now();
+    this.#recvSeen = true;
     try {
       this.#decoder.push(chunk);
     } catch (e) {
@@ -318,11 +317,11 @@ class FramedConnection implements Connection {
         this.#onResponse(f);
         return;
       case FrameType.REQUEST:
-        this.#lastActivity = this.#clock.now();
+        this.#active = true;
         this.#onRequest(f);
         return;
       case FrameType.MESSAGE:
-        this.#lastActivity = this.#clock.now();
+        this.#active = true;
         this.#onMessage(f);
         return;
       case FrameType.ERROR:
@@ -760,7 +759,7 @@ class FramedConnection implements Connection {
     if (wait !== undefined) await wait;
     const again = this.#refuseNewWork();
     if (again !== undefined) throw again;
-    this.#lastActivity = this.#clock.now();
+    this.#active = true;
     this.#writeFrame(FrameType.MESSAGE, flags, 0, body, prefix);
   }
 
@@ -788,9 +787,9 @@ class FramedConnection implements Connection {
     if (refused !== undefined) return Promise.reject(refused);
     const id = this.#nextId;
     this.#nextId += 2;
-    this.#lastActivity = this.#clock.now();
+    this.#active = true;
     return new Promise<T>((resolve, reject) => {
-      const call: OutCall = { kind, resolve: (v: unknown) => { resolve(v as T); }, reject, ...extra };
+      const call: OutCall = extra === undefined ? { kind, resolve, reject } : { kind, resolve, reject, ...extra };
       const signal = options?.signal;
       const deadlineMs = options?.deadlineMs;
       if (signal !== undefined || deadlineMs !== undefined) this.#armCall(id, call, signal, deadlineMs);
@@ -924,40 +923,40 @@ class FramedConnection implements Connection {
     }, ms);
   }
 
+  /**
+   * Keep-alive without reading the clock on the data path: every `keepAliveMs` the timer checks
+   * whether anything arrived since the last check; if not, it pings, and if nothing at all
+   * arrives within `keepAliveTimeoutMs` after the ping, the peer is dead. Silence is noticed
+   * within one to two `keepAliveMs`.
+   */
   #onKeepAlive(): void {
     if (this.#state === 'closed') return;
-    const now = this.#clock.now();
-    const sentAt = this.#pingSentAt;
-    if (sentAt !== undefined && this.#lastRecv < sentAt) {
-      const waited = now - sentAt;
-      if (waited >= this.#opts.keepAliveTimeoutMs) {
-        this.#fail(new TransportError('PEER_TIMEOUT', `no answer to keep-alive ping within ${this.#opts.keepAliveTimeoutMs} ms`), false);
-        return;
-      }
-      this.#armKeepAlive(this.#opts.keepAliveTimeoutMs - waited);
+    if (this.#recvSeen) {
+      this.#recvSeen = false;
+      this.#pingOutstanding = false;
+      this.#armKeepAlive(this.#opts.keepAliveMs);
       return;
     }
-    this.#pingSentAt = undefined;
-    const quiet = now - this.#lastRecv;
-    if (quiet >= this.#opts.keepAliveMs) {
-      this.#pingSentAt = now;
-      this.#writeFrame(FrameType.PING, 0, 0, new Uint8Array(8));
-      this.#armKeepAlive(this.#opts.keepAliveTimeoutMs);
-    } else {
-      this.#armKeepAlive(this.#opts.keepAliveMs - quiet);
+    if (this.#pingOutstanding) {
+      this.#fail(new TransportError('PEER_TIMEOUT', `no answer to keep-alive ping within ${this.#opts.keepAliveTimeoutMs} ms`), false);
+      return;
     }
+    this.#pingOutstanding = true;
+    this.#writeFrame(FrameType.PING, 0, 0, new Uint8Array(8));
+    this.#armKeepAlive(this.#opts.keepAliveTimeoutMs);
   }
 
+  /** Idle check, same scheme: a quiet period is one to two `idleTimeoutMs` without calls. */
   #armIdle(ms: number): void {
     this.#idleTimer = this.#clock.setTimeout(() => {
       if (this.#state !== 'open') return;
-      const quiet = this.#clock.now() - this.#lastActivity;
-      if (this.inFlight === 0 && quiet >= this.#opts.idleTimeoutMs) {
-        this.#closeReason = new TransportError('IDLE_TIMEOUT', `idle for ${this.#opts.idleTimeoutMs} ms`);
-        this.#goaway('IDLE_TIMEOUT', 'idle timeout');
-      } else {
-        this.#armIdle(Math.max(1, this.#opts.idleTimeoutMs - (this.inFlight === 0 ? quiet : 0)));
+      if (this.#active || this.inFlight > 0) {
+        this.#active = false;
+        this.#armIdle(this.#opts.idleTimeoutMs);
+        return;
       }
+      this.#closeReason = new TransportError('IDLE_TIMEOUT', `idle for ${this.#opts.idleTimeoutMs} ms`);
+      this.#goaway('IDLE_TIMEOUT', 'idle timeout');
     }, ms);
   }
 

@@ -217,15 +217,33 @@ export class FrameDecoder {
 
 /** Writes a 24-byte header into `out` at `off`. `crc` 0 means "not computed". */
 export function writeHeader(out: Uint8Array, off: number, type: FrameType, flags: number, id: number, length: number, crc = 0): void {
-  const v = new DataView(out.buffer, out.byteOffset + off, HEADER_SIZE);
-  v.setUint32(0, MAGIC, true);
-  v.setUint8(4, PROTOCOL_VERSION);
-  v.setUint8(5, type);
-  v.setUint16(6, flags, true);
-  v.setUint32(8, id >>> 0, true);
-  v.setUint32(12, Math.floor(id / 0x1_0000_0000), true);
-  v.setUint32(16, length, true);
-  v.setUint32(20, crc, true);
+  // Byte by byte: no DataView allocation per frame (hot path).
+  out[off] = 0x54;
+  out[off + 1] = 0x49;
+  out[off + 2] = 0x42;
+  out[off + 3] = 0x41;
+  out[off + 4] = PROTOCOL_VERSION;
+  out[off + 5] = type;
+  out[off + 6] = flags & 0xff;
+  out[off + 7] = flags >>> 8;
+  const lo = id >>> 0;
+  const hi = Math.floor(id / 0x1_0000_0000);
+  out[off + 8] = lo & 0xff;
+  out[off + 9] = (lo >>> 8) & 0xff;
+  out[off + 10] = (lo >>> 16) & 0xff;
+  out[off + 11] = lo >>> 24;
+  out[off + 12] = hi & 0xff;
+  out[off + 13] = (hi >>> 8) & 0xff;
+  out[off + 14] = (hi >>> 16) & 0xff;
+  out[off + 15] = hi >>> 24;
+  out[off + 16] = length & 0xff;
+  out[off + 17] = (length >>> 8) & 0xff;
+  out[off + 18] = (length >>> 16) & 0xff;
+  out[off + 19] = length >>> 24;
+  out[off + 20] = crc & 0xff;
+  out[off + 21] = (crc >>> 8) & 0xff;
+  out[off + 22] = (crc >>> 16) & 0xff;
+  out[off + 23] = crc >>> 24;
 }
 
 /** Encodes one frame into a single new buffer (tests, vectors, one-off writes). */

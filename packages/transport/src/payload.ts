@@ -16,103 +16,92 @@ export function encodeCbor(value: unknown): Uint8Array {
   }
 }
 
+function cborFail(msg: string, pos: number): never {
+  throw new TransportError('PAYLOAD_INVALID', `CBOR ${msg} at offset ${pos}`);
+}
+
 /**
  * Checks the nesting depth of CBOR bytes without decoding them (arrays, maps and tags nest).
  * Returns normally or throws PAYLOAD_INVALID naming the offset. Runs in O(length) with an
- * explicit stack, so hostile nesting cannot overflow the JS stack.
+ * explicit stack, so hostile nesting cannot overflow the JS stack. (No closures: hot path.)
  */
 export function checkCborDepth(bytes: Uint8Array, maxDepth: number): void {
   // Each stack entry counts the items still expected at that level (-1 = indefinite).
   const stack: number[] = [];
   let pos = 0;
   const n = bytes.length;
-  const at = (i: number): number => bytes[i] ?? 0;
-  const fail = (msg: string): never => {
-    throw new TransportError('PAYLOAD_INVALID', `CBOR ${msg} at offset ${pos}`);
-  };
-  const itemDone = (): void => {
-    // One item completed at the current level; pop finished levels.
-    while (stack.length > 0) {
-      const top = stack.length - 1;
-      const left = stack[top] ?? 0;
-      if (left < 0) return;
-      if (left > 1) {
-        stack[top] = left - 1;
-        return;
-      }
-      stack.pop();
-    }
-  };
   while (pos < n) {
-    const ib = at(pos);
+    const ib = bytes[pos] ?? 0;
     const major = ib >> 5;
     const info = ib & 0x1f;
     pos++;
+    let completed = false;
     if (ib === 0xff) {
       // "break" closes the innermost indefinite container.
-      if (stack.length === 0 || (stack[stack.length - 1] ?? 0) >= 0) fail('unexpected break');
+      if (stack.length === 0 || (stack[stack.length - 1] ?? 0) >= 0) cborFail('unexpected break', pos - 1);
       stack.pop();
-      itemDone();
-      continue;
-    }
-    let arg = info;
-    if (info === 24) {
-      if (pos >= n) fail('truncated');
-      arg = at(pos++);
-    }
-    else if (info === 25) {
-      if (pos + 2 > n) fail('truncated');
-      arg = (at(pos) << 8) | at(pos + 1);
-      pos += 2;
-    } else if (info === 26) {
-      if (pos + 4 > n) fail('truncated');
-      arg = at(pos) * 0x1000000 + ((at(pos + 1) << 16) | (at(pos + 2) << 8) | at(pos + 3));
-      pos += 4;
-    } else if (info === 27) {
-      if (pos + 8 > n) fail('truncated');
-      const hi = at(pos) * 0x1000000 + ((at(pos + 1) << 16) | (at(pos + 2) << 8) | at(pos + 3));
-      const lo = at(pos + 4) * 0x1000000 + ((at(pos + 5) << 16) | (at(pos + 6) << 8) | at(pos + 7));
-      arg = hi * 0x1_0000_0000 + lo;
-      pos += 8;
-    } else if (info > 27 && info < 31) fail('reserved additional info');
-    const indefinite = info === 31;
-    switch (major) {
-      case 0:
-      case 1:
-      case 7:
-        if (indefinite && major !== 7) fail('bad indefinite');
-        itemDone();
-        break;
-      case 2:
-      case 3:
+      completed = true;
+    } else {
+      let arg = info;
+      if (info >= 24 && info <= 27) {
+        const size = 1 << (info - 24);
+        if (pos + size > n) cborFail('truncated', pos);
+        arg = 0;
+        for (let i = 0; i < size; i++) arg = arg * 256 + (bytes[pos + i] ?? 0);
+        pos += size;
+      } else if (info > 27 && info < 31) cborFail('reserved additional info', pos - 1);
+      const indefinite = info === 31;
+      if (major <= 1 || major === 7) {
+        if (indefinite && major !== 7) cborFail('bad indefinite', pos - 1);
+        completed = true;
+      } else if (major <= 3) {
         if (indefinite) {
-          if (stack.length >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
+          if (stack.length >= maxDepth) cborFail(`nesting deeper than ${maxDepth}`, pos - 1);
           stack.push(-1);
         } else {
-          if (arg > n - pos) fail('truncated string');
+          if (arg > n - pos) cborFail('truncated string', pos);
           pos += arg;
-          itemDone();
+          completed = true;
         }
-        break;
-      case 4:
-      case 5: {
+      } else if (major <= 5) {
         const items = indefinite ? -1 : major === 5 ? arg * 2 : arg;
-        if (items === 0) {
-          itemDone();
-          break;
+        if (items === 0) completed = true;
+        else {
+          if (stack.length >= maxDepth) cborFail(`nesting deeper than ${maxDepth}`, pos - 1);
+          if (items > n - pos) cborFail('truncated container', pos);
+          stack.push(items);
         }
-        if (stack.length >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
-        if (items > n - pos) fail('truncated container');
-        stack.push(items);
+      } else {
+        if (indefinite) cborFail('bad tag', pos - 1);
+        if (stack.length >= maxDepth) cborFail(`nesting deeper than ${maxDepth}`, pos - 1);
+        stack.push(1);
+      }
+    }
+    // One item completed at the current level: pop the levels it finished.
+    while (completed && stack.length > 0) {
+      const top = stack.length - 1;
+      const left = stack[top] ?? 0;
+      if (left < 0) break;
+      if (left > 1) {
+        stack[top] = left - 1;
         break;
       }
-      case 6:
-        if (indefinite) fail('bad tag');
-        if (stack.length >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
-        stack.push(1);
-        break;
+      stack.pop();
     }
   }
+}
+
+/**
+ * Cheap upper bound: nesting needs one array/map/tag head byte (0x80..0xdb) per level, so a payload
+ * with at most `maxDepth` such bytes anywhere cannot nest deeper. Most payloads stop here.
+ */
+function mayNestDeeper(bytes: Uint8Array, maxDepth: number): boolean {
+  let heads = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] ?? 0;
+    if (b >= 0x80 && b <= 0xdb && ++heads > maxDepth) return true;
+  }
+  return false;
 }
 
 /**
@@ -121,7 +110,7 @@ export function checkCborDepth(bytes: Uint8Array, maxDepth: number): void {
  * a PAYLOAD_INVALID {@link TransportError}.
  */
 export function decodeCbor(bytes: Uint8Array, maxDepth = DEFAULT_MAX_DEPTH): unknown {
-  if (bytes.length > maxDepth) checkCborDepth(bytes, maxDepth);
+  if (bytes.length > maxDepth && mayNestDeeper(bytes, maxDepth)) checkCborDepth(bytes, maxDepth);
   try {
     return decoder.decode(bytes);
   } catch (e) {
@@ -132,8 +121,24 @@ export function decodeCbor(bytes: Uint8Array, maxDepth = DEFAULT_MAX_DEPTH): unk
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: true });
 
+const prefixCache = new Map<string, Uint8Array>();
+const prefixCacheT = new Map<string, Uint8Array>();
+
 /** Encodes the method prefix of REQUEST/MESSAGE payloads: u8 length + UTF-8 name (+ u32 LE timeout). */
 export function encodeMethodPrefix(method: string, timeoutMs: number | undefined): Uint8Array {
+  // Prefixes without a deadline are the same bytes every time: cache them (bounded).
+  if (timeoutMs === undefined || timeoutMs === 0) {
+    const cache = timeoutMs === undefined ? prefixCache : prefixCacheT;
+    const hit = cache.get(method);
+    if (hit !== undefined) return hit;
+    const fresh = buildMethodPrefix(method, timeoutMs);
+    if (cache.size < 4096) cache.set(method, fresh);
+    return fresh;
+  }
+  return buildMethodPrefix(method, timeoutMs);
+}
+
+function buildMethodPrefix(method: string, timeoutMs: number | undefined): Uint8Array {
   const name = utf8.encode(method);
   if (name.length === 0 || name.length > 255) {
     throw new TransportError('INVALID_ARGUMENT', `method name must be 1..255 UTF-8 bytes, got ${name.length}`);
@@ -146,24 +151,27 @@ export function encodeMethodPrefix(method: string, timeoutMs: number | undefined
   return out;
 }
 
-const methodCache = new Map<string, string>();
-
 /** Parses the method prefix; returns the method, the timeout (0 = none) and where the body starts. */
 export function decodeMethodPrefix(payload: Uint8Array, withTimeout: boolean): { method: string; timeoutMs: number; bodyOffset: number } {
   const len = payload[0] ?? 0;
   const fixed = 1 + len + (withTimeout ? 4 : 0);
   if (len === 0 || payload.length < fixed) throw new TransportError('PROTOCOL_ERROR', 'truncated method prefix');
-  const nameBytes = payload.subarray(1, 1 + len);
-  let method: string;
-  try {
-    method = utf8d.decode(nameBytes);
-  } catch (e) {
-    throw new TransportError('PROTOCOL_ERROR', 'method name is not UTF-8', { cause: e });
+  let method = '';
+  let ascii = true;
+  for (let i = 1; i <= len; i++) {
+    const c = payload[i] ?? 0;
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    method += String.fromCharCode(c);
   }
-  if (methodCache.size < 1024) {
-    const cached = methodCache.get(method);
-    if (cached === undefined) methodCache.set(method, method);
-    else method = cached;
+  if (!ascii) {
+    try {
+      method = utf8d.decode(payload.subarray(1, 1 + len));
+    } catch (e) {
+      throw new TransportError('PROTOCOL_ERROR', 'method name is not UTF-8', { cause: e });
+    }
   }
   const timeoutMs = withTimeout ? new DataView(payload.buffer, payload.byteOffset + 1 + len, 4).getUint32(0, true) : 0;
   return { method, timeoutMs, bodyOffset: fixed };
