@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { KeyedPool, isPoolError, type KeyedFactory } from '../src/index.js';
 import { ManualScheduler, flush } from './manual-scheduler.js';
 
+/** Default runs keep the package's test run short; `pnpm --filter @abi/pool test:props` searches longer. */
+const RUNS = Number(process.env.POOL_PROPERTY_RUNS ?? 150);
+
 interface Conn {
   readonly key: string;
   readonly id: number;
@@ -49,7 +52,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 describe('KeyedPool under random operation sequences', () => {
   it('never exceeds the per-key or global cap, never double-lends, and closes clean', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.array(opArb, { minLength: 1, maxLength: 60 }), async (maxPerKey, maxTotal, ops) => {
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }), async (maxPerKey, maxTotal, ops) => {
         const sched = new ManualScheduler();
         const f = new Factory();
         const poolSched = sched.scoped();
@@ -116,7 +119,7 @@ describe('KeyedPool under random operation sequences', () => {
         expect(poolSched.pendingTimers).toBe(0);
         expect(problems).toEqual([]);
       }),
-      { numRuns: Number(process.env.POOL_PROPERTY_RUNS ?? 200) },
+      { numRuns: RUNS },
     );
-  });
+  }, Math.max(20_000, RUNS * 30));
 });

@@ -47,6 +47,13 @@ export class ManualScheduler implements Scheduler {
     };
   }
 
+  /** Moves the clock forward without firing anything; throws if a timer would be due. */
+  advanceClock(ms: number): void {
+    const end = this.t + ms;
+    for (const x of this.timers.values()) if (x.at <= end) throw new Error('advanceClock: a timer is due; use advance()');
+    this.t = end;
+  }
+
   /** Moves time forward by `ms`, firing due timers in order and flushing promise jobs after each. */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;

@@ -4,6 +4,9 @@ import { ConnectionPool, isPoolError } from '../src/index.js';
 import { FakeFactory, type Res } from './fake-factory.js';
 import { ManualScheduler, flush } from './manual-scheduler.js';
 
+/** Default runs keep the package's test run short; `pnpm --filter @abi/pool test:props` searches longer. */
+const RUNS = Number(process.env.POOL_PROPERTY_RUNS ?? 200);
+
 type Op =
   | { kind: 'acquire'; timeoutMs: number | undefined; abortable: boolean }
   | { kind: 'release'; i: number }
@@ -50,7 +53,7 @@ interface WaiterRec {
 describe('ConnectionPool under random operation sequences (model-based)', () => {
   it('keeps its invariants: caps, exclusive holders, FIFO service, clean close, no leaked timers', async () => {
     await fc.assert(
-      fc.asyncProperty(configArb, fc.array(opArb, { minLength: 1, maxLength: 80 }), async (cfg, ops) => {
+      fc.asyncProperty(configArb, fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }), async (cfg, ops) => {
         const { validateDelays, ...options } = cfg;
         const min = Math.min(cfg.min, cfg.max);
         const sched = new ManualScheduler();
@@ -159,7 +162,7 @@ describe('ConnectionPool under random operation sequences (model-based)', () => 
         expect(poolSched.pendingTimers, 'pool timers after close').toBe(0);
         expect(failures).toEqual([]);
       }),
-      { numRuns: Number(process.env.POOL_PROPERTY_RUNS ?? 300) },
+      { numRuns: RUNS },
     );
-  });
+  }, Math.max(20_000, RUNS * 30));
 });
