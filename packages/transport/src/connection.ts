@@ -665,7 +665,10 @@ class FramedConnection implements Connection {
   #onDrain(): void {
     this.#blocked = false;
     if (this.#encoder.pendingBytes > 0) this.#flush();
-    if (this.#isWritable()) this.#wakeSpaceWaiters();
+    if (this.#isWritable()) {
+      this.#wakeSpaceWaiters();
+      this.#maybeEnd();
+    }
   }
 
   #isWritable(): boolean {
