@@ -16,7 +16,11 @@ import { EMPTY_CONF_STATE, EMPTY_HARD_STATE } from './types.js';
  * being created; the core retries later.
  */
 export interface Storage {
-  /** Hard state and membership saved by the last run. */
+  /**
+   * Hard state saved by the last run. (`confState` is informational: the core takes membership
+   * from `snapshot().meta.conf` and replays `conf-change` entries up to the applied index, so
+   * membership is always "as of the applied index".)
+   */
   initialState(): InitialState;
   /**
    * Entries in `[lo, hi)`. When `maxBytes` is given the result is cut so that its total

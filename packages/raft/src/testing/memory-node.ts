@@ -50,6 +50,11 @@ export class MemoryNode {
   onApply: ((e: Entry) => void) | undefined;
   onReadState: ((r: ReadState) => void) | undefined;
   onSnapshot: ((s: Snapshot) => void) | undefined;
+  /**
+   * Deliberately broken driver for testing the checkers: send `persistedMessages` before the
+   * write (a crash then loses data that was acknowledged).
+   */
+  unsafeAckBeforePersist = false;
 
   constructor(opts: MemoryNodeOptions) {
     this.id = opts.id;
@@ -93,6 +98,7 @@ export class MemoryNode {
       if (++guard > 10_000) throw new Error(`${this.id}: ready loop does not converge`);
       const rd = this.raw.ready();
       for (const m of rd.messages) send(m);
+      if (this.unsafeAckBeforePersist) for (const m of rd.persistedMessages) send(m);
       if (crash !== undefined) {
         if (rd.snapshot !== null) return false; // snapshot write lost entirely
         this.disk.append(rd.entries.slice(0, crash.keepEntries));
@@ -102,7 +108,7 @@ export class MemoryNode {
         return false;
       }
       this.#persist(rd);
-      for (const m of rd.persistedMessages) send(m);
+      if (!this.unsafeAckBeforePersist) for (const m of rd.persistedMessages) send(m);
       this.#apply(rd);
       this.raw.advance(rd);
     }

@@ -25,6 +25,13 @@ export interface SimulationOptions {
   readonly reconfigure?: boolean;
   /** Override core options for every node. */
   readonly config?: Partial<Omit<RaftConfig, 'id' | 'storage' | 'random'>>;
+  /**
+   * Break the driver on purpose to show the checks catch it: acknowledge before persisting
+   * (votes and appends), so crashes lose acknowledged data.
+   */
+  readonly injectAckBeforePersist?: boolean;
+  /** Break the read path on purpose: a node that believes it leads answers gets from its local state (no ReadIndex). */
+  readonly injectLocalReads?: boolean;
   /** Receives a line per notable event (role changes, commits, faults) for debugging. */
   readonly trace?: (line: string) => void;
 }
@@ -167,6 +174,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const makeNode = (id: NodeId, bootstrap: boolean): SimNode => {
     const sm = new KvStateMachine();
     const mem = new MemoryNode({ id, config, seed: nodeSeed++, stateMachine: sm, ...(bootstrap ? { bootstrap: initial } : {}) });
+    mem.unsafeAckBeforePersist = options.injectAckBeforePersist ?? false;
     const n: SimNode = { id, mem, sm, up: true, downUntil: 0, writes: new Map(), reads: new Map(), readWaits: [] };
     mem.onApply = (e) => {
       trace?.(`${now} ${id} apply ${e.index} t${e.term} ${e.type}`);
@@ -343,6 +351,12 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
     const op: PendingOp = { client: c, kind, key, value, expected, call: 0, deadline: now + 40 * UNITS, done: false };
     try {
+      if (kind === 'get' && options.injectLocalReads === true && raw.role === 'leader') {
+        (op as { call: number }).call = ++clock;
+        clients[c] = op;
+        complete(op, 'ok', n.sm.get(key));
+        return;
+      }
       if (kind === 'get') {
         const ctx = `c${c}.${opSeq}.${++opSeq}`;
         (op as { call: number }).call = ++clock;
