@@ -275,6 +275,30 @@ describe('LoadBalancer: health', () => {
     lb.close();
   });
 
+  it('execute() records latency and outcome, and rethrows failures', async () => {
+    const sched = new ManualScheduler();
+    const lb = new LoadBalancer({ endpoints: eps('a'), scheduler: sched, outlier: false });
+    const v = await lb.execute(async (e) => {
+      await sched.advance(30);
+      return e.id;
+    });
+    expect(v).toBe('a');
+    await expect(
+      lb.execute(() => Promise.reject(new Error('nope'))),
+    ).rejects.toThrow('nope');
+    expect(lb.nodeStats('a')).toMatchObject({ requests: 2, failures: 1, inFlight: 0, latencyEwmaMs: 27, ejected: false });
+    await expect(lb.execute(() => Promise.resolve(1), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('ignores reports for an endpoint removed while the request was in flight', () => {
+    const lb = new LoadBalancer({ endpoints: eps('a', 'b') });
+    const e = lb.pick();
+    lb.remove(e.id);
+    lb.add({ id: e.id });
+    lb.recordFailure(e);
+    expect(lb.nodeStats(e.id)).toMatchObject({ requests: 0, failures: 0, inFlight: 0 });
+  });
+
   it('adds and removes endpoints without resetting the others', () => {
     const lb = new LoadBalancer({ endpoints: eps('a', 'b'), outlier: { consecutiveFailures: 2 } });
     counts(lb, 10);
