@@ -267,6 +267,7 @@ describe('ConnectionPool', () => {
     const a = await pool.acquire();
     const w = codeOf(pool.acquire({ timeoutMs: Infinity }));
     const d = codeOf(pool.drain({ timeoutMs: 100 }));
+    const pendingDrain = pool.drain();
     await sched.advance(100);
     expect(await d).toBe('DRAIN_TIMEOUT');
     const c = pool.close({ timeoutMs: 100 });
@@ -274,6 +275,7 @@ describe('ConnectionPool', () => {
     await c;
     expect(await w).toBe('POOL_CLOSED');
     expect(a.destroyed).toBe(true);
+    await pendingDrain; // a drain() with no deadline ends when close forces everything out
     pool.release(a); // a no-op after close
     expect(factory.live.size).toBe(0);
     expect(sched.pendingTimers).toBe(0);

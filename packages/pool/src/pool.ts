@@ -439,6 +439,7 @@ export class ConnectionPool<T> implements AsyncDisposable {
     }
     this.idle = [];
     this.clearTimer();
+    this.checkDrained(); // a drain() without a deadline resolves now: nothing is borrowed or waiting
     while (this.destroying.size > 0) await Promise.allSettled([...this.destroying]);
     this.state = 'closed';
   }
