@@ -21,7 +21,7 @@ import { RedisRateLimiter } from '../src/redis.js';
 
 const pkgDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const quick = process.env.BENCH_QUICK === '1';
-const opts = quick ? { samples: 3, sampleMs: 60, warmupMs: 60 } : { samples: 11, sampleMs: 150, warmupMs: 300 };
+const opts = quick ? { samples: 3, sampleMs: 60, warmupMs: 60 } : { samples: 15, sampleMs: 120, warmupMs: 300 };
 
 let sink = 0;
 
