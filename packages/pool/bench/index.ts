@@ -14,7 +14,7 @@ import { ConnectionPool, LoadBalancer, STRATEGIES } from '../src/index.js';
 
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
-const opts = quick ? { samples: 3, sampleMs: 60, warmupMs: 100 } : { samples: 9, sampleMs: 200, warmupMs: 300 };
+const opts = quick ? { samples: 3, sampleMs: 60, warmupMs: 100 } : { samples: 15, sampleMs: 200, warmupMs: 300 };
 
 const MAX = 10;
 const WORKERS = 100;
