@@ -17,7 +17,7 @@ const bob = Identity.fromSeed(new Uint8Array(32).fill(2));
 // ---------------------------------------------------------------------------------------------
 // 1. Throughput: plain framed TCP vs secure channel, receiver in a child process.
 
-interface ServerInfo { port: number; plain: string; secure: string }
+interface ServerInfo { port: number; plain: string; secure: string; unix: string; unixPlain: string }
 function startServer(): Promise<{ child: ChildProcess } & ServerInfo> {
   const child = fork(path.join(here, 'server.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -105,9 +105,20 @@ async function transports(info: ServerInfo): Promise<Group[]> {
     { name: 'TcpTransport', run: rtt(pc) },
     { name: 'SecureTransport (AES-256-GCM)', run: rtt(sc) },
   ], { samples: 5, sampleMs: 300, warmupMs: 300 });
+  // Same-host interconnect over a Unix socket: plaintext records (both operators allow it) vs encrypted.
+  const localT = secureTcpTransport({ identity: alice, localPlaintext: 'unix' });
+  const uPlain = await plainT.dial(info.unixPlain);
+  const uNone = await localT.dial(info.unix, { peer: bob.nodeId });
+  const uAes = await secureT.dial(info.unix, { peer: bob.nodeId });
+  const g3 = await compare('Unix-socket interconnect, one-way 64 KiB raw messages', [
+    { name: 'TcpTransport over unix (no link)', run: oneWay(uPlain) },
+    { name: 'SecureTransport, local plaintext (cipher none)', run: oneWay(uNone) },
+    { name: 'SecureTransport, AES-256-GCM', run: oneWay(uAes) },
+  ], { samples: 5, sampleMs: 300, warmupMs: 300 });
   await plainT.close();
   await secureT.close();
-  return [g1, g2];
+  await localT.close();
+  return [g1, g2, g3];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  */
 import { equalBytes, utf8 } from './bytes.js';
 import { type CipherId, type CryptoProvider } from './crypto.js';
-import type { FrameDuplex } from './duplex.js';
+import { flattenFrame, type Frame, type FrameDuplex } from './duplex.js';
 import { AbortedError, InvalidArgumentError, LinkError, PeerRejectedError, WireError, alertFor, toLinkError } from './errors.js';
 import { InitiatorHandshake, MAX_HANDSHAKE_MESSAGE, MSG_ALERT, ResponderHandshake, encodeAlert, parseAlert, type HandshakeResult } from './handshake.js';
 import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from './identity.js';
@@ -116,7 +116,8 @@ export class SecureChannel implements AsyncDisposable {
   #ready: { resolve: () => void; reject: (e: LinkError) => void } | undefined;
   readonly #messageListeners = new Set<(m: Uint8Array) => void>();
   readonly #closeListeners = new Set<CloseListener>();
-  #queue: Uint8Array[] = [];
+  #queue: (readonly Uint8Array[])[] = [];
+  readonly #partsListeners = new Set<(parts: readonly Uint8Array[]) => void>();
   readonly #pings = new Map<number, { t0: number; resolve: (rtt: number) => void; reject: (e: LinkError) => void; timer: unknown }>();
   #pingId = 0;
   #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 };
@@ -273,11 +274,11 @@ export class SecureChannel implements AsyncDisposable {
     throw new LinkError('HANDSHAKE_UNEXPECTED', 'unexpected handshake message');
   }
 
-  #onFrame(f: Uint8Array): void {
+  #onFrame(f: Frame): void {
     if (this.#state === 'closed') return;
     if (this.#state === 'handshake') {
       try {
-        this.#onHandshakeFrame(f);
+        this.#onHandshakeFrame(flattenFrame(f));
       } catch (e) {
         const err = toLinkError(e, 'HANDSHAKE_MALFORMED');
         // Alerts go out only before we have keys; after that we cannot tell a peer anything useful.
@@ -295,8 +296,8 @@ export class SecureChannel implements AsyncDisposable {
     switch (rec.type) {
       case RecordType.data:
         this.#stats.messagesReceived++;
-        this.#stats.bytesReceived += rec.payload.length;
-        this.#deliver(rec.payload);
+        for (const p of rec.parts) this.#stats.bytesReceived += p.length;
+        this.#deliver(rec.parts);
         return;
       case RecordType.ping: {
         const r = this.#sendRecord(RecordType.pong, rec.payload);
@@ -338,16 +339,20 @@ export class SecureChannel implements AsyncDisposable {
     this.#fail(e ?? new LinkError('TRUNCATED', 'carrier ended without an authenticated close (truncation)'));
   }
 
-  #deliver(m: Uint8Array): void {
-    if (this.#messageListeners.size === 0) {
+  #deliver(parts: readonly Uint8Array[]): void {
+    if (this.#messageListeners.size === 0 && this.#partsListeners.size === 0) {
       if (this.#queue.length >= (this.#o.maxQueuedMessages ?? 1024)) {
         this.#fail(new LinkError('QUEUE_OVERFLOW', 'receive queue full and no onMessage listener'), true);
         return;
       }
-      this.#queue.push(m);
+      this.#queue.push(parts);
       return;
     }
-    for (const l of this.#messageListeners) l(m);
+    for (const l of this.#partsListeners) l(parts);
+    if (this.#messageListeners.size > 0) {
+      const m = flattenFrame(parts);
+      for (const l of this.#messageListeners) l(m);
+    }
   }
 
   #requireSender(): RecordSender {
@@ -485,9 +490,23 @@ export class SecureChannel implements AsyncDisposable {
     if (this.#queue.length > 0) {
       const q = this.#queue;
       this.#queue = [];
-      for (const m of q) listener(m);
+      for (const m of q) listener(flattenFrame(m));
     }
     return { [Symbol.dispose]: () => { this.#messageListeners.delete(listener); } };
+  }
+
+  /**
+   * Like {@link onMessage}, but each message comes as the pieces that concatenate to it (no copy
+   * when a large record spanned several reads). For byte-stream consumers.
+   */
+  onMessageParts(listener: (parts: readonly Uint8Array[]) => void): Disposable {
+    this.#partsListeners.add(listener);
+    if (this.#queue.length > 0) {
+      const q = this.#queue;
+      this.#queue = [];
+      for (const m of q) listener(m);
+    }
+    return { [Symbol.dispose]: () => { this.#partsListeners.delete(listener); } };
   }
 
   /** Called once when the channel closes: `undefined` for a clean authenticated close, else the error. */

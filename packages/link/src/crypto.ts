@@ -65,6 +65,11 @@ export interface Aead {
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom?: number): Uint8Array;
   /** Like {@link seal} without headroom, but may return the sealed bytes in several pieces (no copy). */
   sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[];
+  /**
+   * Opens sealed bytes given positionally as pieces ‖ the last 16 bytes (`tag`); returns plaintext
+   * pieces, or undefined when authentication fails.
+   */
+  openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined;
   /** Opens sealed bytes; undefined when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
@@ -142,6 +147,9 @@ class NullAead implements Aead {
   open(_n: Uint8Array, _a: Uint8Array, sealed: Uint8Array): Uint8Array {
     return sealed;
   }
+  openv(_n: Uint8Array, _a: Uint8Array, ciphertext: readonly Uint8Array[]): Uint8Array[] {
+    return [...ciphertext];
+  }
 }
 
 class SecretboxAead implements Aead {
@@ -163,6 +171,11 @@ class SecretboxAead implements Aead {
   }
   open(nonce: Uint8Array, _aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     return nacl.secretbox.open(sealed, nonce, this.#key) ?? undefined;
+  }
+  openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined {
+    // positional: the sealed bytes are ciphertext-pieces ‖ tag (for secretbox that is tag ‖ ciphertext overall)
+    const pt = this.open(nonce, aad, concatBytes(...ciphertext, tag));
+    return pt === undefined ? undefined : [pt];
   }
 }
 
@@ -331,6 +344,25 @@ class NodeAead implements Aead {
     const fin = c.final();
     if (fin.length > 0) out.push(fin);
     out.push(c.getAuthTag());
+    return out;
+  }
+  openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined {
+    let n = 0;
+    for (const c of ciphertext) n += c.length;
+    const d = createDecipheriv(this.cipher as 'chacha20-poly1305', this.#key, nonce, { authTagLength: TAG_LENGTH });
+    d.setAuthTag(tag);
+    d.setAAD(aad, { plaintextLength: n });
+    const out: Uint8Array[] = [];
+    for (const c of ciphertext) {
+      if (c.length === 0) continue;
+      const pt = d.update(c);
+      out.push(new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength));
+    }
+    try {
+      d.final();
+    } catch {
+      return undefined;
+    }
     return out;
   }
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {

@@ -7,8 +7,29 @@ import type { Socket } from 'node:net';
 import { concatBytes } from './bytes.js';
 import { LinkError, WireError } from './errors.js';
 
+/**
+ * A received frame: contiguous, or (from stream carriers, when it spans reads) the pieces that
+ * concatenate to it, so large records are not copied before decryption.
+ */
+export type Frame = Uint8Array | readonly Uint8Array[];
+
+/** Total length of a frame. */
+export function frameLength(f: Frame): number {
+  if (f instanceof Uint8Array) return f.length;
+  let n = 0;
+  for (const p of f) n += p.length;
+  return n;
+}
+
+/** A frame as one contiguous array (copies only when it is in pieces). */
+export function flattenFrame(f: Frame): Uint8Array {
+  if (f instanceof Uint8Array) return f;
+  if (f.length === 1 && f[0] !== undefined) return f[0];
+  return concatBytes(...f);
+}
+
 export interface FrameSink {
-  onFrame(frame: Uint8Array): void;
+  onFrame(frame: Frame): void;
   /** The duplex ended: cleanly (no argument) or with an error. Called at most once. */
   onEnd(error?: LinkError): void;
 }
@@ -36,9 +57,9 @@ export class LengthPrefixFramer {
   #buffered = 0;
   #need = -1; // -1: reading a length prefix
   maxFrame: number;
-  readonly #onFrame: (f: Uint8Array) => void;
+  readonly #onFrame: (f: Frame) => void;
 
-  constructor(maxFrame: number, onFrame: (f: Uint8Array) => void) {
+  constructor(maxFrame: number, onFrame: (f: Frame) => void) {
     this.maxFrame = maxFrame;
     this.#onFrame = onFrame;
   }
@@ -46,6 +67,29 @@ export class LengthPrefixFramer {
   /** True while a frame (or its length prefix) is partially received. */
   get partial(): boolean {
     return this.#need >= 0 || this.#buffered > 0;
+  }
+
+  /** Takes n bytes as pieces (subarrays of the received chunks, no copy). */
+  #takeParts(n: number): Frame {
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) return this.#take(n);
+    const parts: Uint8Array[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.#chunks[0];
+      if (c === undefined) break;
+      if (c.length <= left) {
+        parts.push(c);
+        this.#chunks.shift();
+        left -= c.length;
+      } else {
+        parts.push(c.subarray(0, left));
+        this.#chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.#buffered -= n;
+    return parts;
   }
 
   #take(n: number): Uint8Array {
@@ -77,7 +121,7 @@ export class LengthPrefixFramer {
         if (this.#need > this.maxFrame) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `frame of ${this.#need} bytes exceeds ${this.maxFrame}`);
       }
       if (this.#buffered < this.#need) return;
-      const frame = this.#take(this.#need);
+      const frame = this.#takeParts(this.#need);
       this.#need = -1;
       this.#onFrame(frame);
     }

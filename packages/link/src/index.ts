@@ -18,8 +18,8 @@ export {
 export type { Hello, Reply, Auth, HandshakeResult, HandshakeOptions } from './handshake.js';
 export { RecordSender, RecordReceiver, RecordType, RECORD_HEADER, RECORD_OVERHEAD, recordNonce, nextKey } from './record.js';
 export type { SenderOptions, ReceiverOptions, OpenedRecord } from './record.js';
-export { socketDuplex, byteStreamDuplex, memoryDuplexPair, LengthPrefixFramer } from './duplex.js';
-export type { FrameDuplex, FrameSink, MemoryDuplex, SocketDuplexOptions, ByteStreamLike } from './duplex.js';
+export { socketDuplex, byteStreamDuplex, memoryDuplexPair, LengthPrefixFramer, flattenFrame, frameLength } from './duplex.js';
+export type { Frame, FrameDuplex, FrameSink, MemoryDuplex, SocketDuplexOptions, ByteStreamLike } from './duplex.js';
 export { SecureChannel, systemClock } from './channel.js';
 export type { ChannelOptions, ChannelStats, Clock, PeerIdentity } from './channel.js';
 export { Token, Scope, scopeNames, issueToken, delegateToken, encodeTokenChain, decodeTokenChain, RevocationList, TokenVerifier, MAX_CHAIN, MAX_TTL_MS, MAX_CLOCK_SKEW_MS } from './token.js';

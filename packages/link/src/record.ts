@@ -2,8 +2,9 @@
  * The record layer (PROTOCOL.md §4): AEAD per record, counter nonces bound to the record header,
  * a replay window, and key updates after a byte or time budget. Pure: time comes in as arguments.
  */
-import { utf8 } from './bytes.js';
+import { concatBytes, utf8 } from './bytes.js';
 import { KEY_LENGTH, TAG_LENGTH, type Aead, type CipherId, type CryptoProvider } from './crypto.js';
+import { frameLength, flattenFrame, type Frame } from './duplex.js';
 import { LinkError, WireError } from './errors.js';
 
 export const RECORD_HEADER = 10;
@@ -146,7 +147,10 @@ export interface ReceiverOptions {
 export interface OpenedRecord {
   readonly type: RecordType;
   readonly seq: bigint;
+  /** The plaintext as one array (concatenated on first access if it came in pieces). */
   readonly payload: Uint8Array;
+  /** The plaintext pieces, in order. */
+  readonly parts: readonly Uint8Array[];
 }
 
 /** Opens incoming records for one direction, enforcing order / the replay window. */
@@ -217,22 +221,35 @@ export class RecordReceiver {
     this.#bitmap[byte] = (this.#bitmap[byte] ?? 0) | mask;
   }
 
-  open(record: Uint8Array): OpenedRecord {
-    const overhead = RECORD_HEADER + this.#aead.tagLength;
-    if (record.length < overhead) throw new WireError('RECORD_MALFORMED', 'header', record.length, `record of ${record.length} bytes is shorter than ${overhead}`);
-    if (record.length - overhead > this.#maxPlaintext) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `record plaintext exceeds ${this.#maxPlaintext}`);
-    const type = record[0] ?? 0;
+  /** Opens one record, given contiguous or in pieces (see {@link Frame}). */
+  open(record: Frame): OpenedRecord {
+    const total = frameLength(record);
+    const tagLength = this.#aead.tagLength;
+    const overhead = RECORD_HEADER + tagLength;
+    if (total < overhead) throw new WireError('RECORD_MALFORMED', 'header', total, `record of ${total} bytes is shorter than ${overhead}`);
+    if (total - overhead > this.#maxPlaintext) throw new WireError('RECORD_TOO_LARGE', 'length', 0, `record plaintext exceeds ${this.#maxPlaintext}`);
+    const contiguous = record instanceof Uint8Array ? record : record.length === 1 ? record[0] : undefined;
+    const header = contiguous !== undefined ? contiguous.subarray(0, RECORD_HEADER) : flattenFrame(slicePieces(record as readonly Uint8Array[], 0, RECORD_HEADER));
+    const type = header[0] ?? 0;
     if (!KNOWN_TYPES.has(type)) throw new WireError('RECORD_MALFORMED', 'type', 0, `unknown record type 0x${type.toString(16)}`);
-    const phase = record[1] ?? 0;
-    const seq = new DataView(record.buffer, record.byteOffset, record.byteLength).getBigUint64(2);
+    const phase = header[1] ?? 0;
+    const seq = new DataView(header.buffer, header.byteOffset, header.byteLength).getBigUint64(2);
     this.#precheck(seq);
     let aead: Aead;
     if (phase === this.#phase) aead = this.#aead;
     else if (this.#window > 0 && this.#prevAead !== undefined && phase === ((this.#phase + 255) & 0xff) && seq < this.#rekeySeq) aead = this.#prevAead;
     else throw new WireError('RECORD_MALFORMED', 'phase', 1, `record key phase ${phase}, expected ${this.#phase}`);
-    const header = record.subarray(0, RECORD_HEADER);
-    const payload = aead.open(recordNonce(this.#iv, type, phase, seq), header, record.subarray(RECORD_HEADER));
-    if (payload === undefined) throw new LinkError('DECRYPT_FAILED', `record ${seq} failed authentication`);
+    const nonce = recordNonce(this.#iv, type, phase, seq);
+    let parts: Uint8Array[] | undefined;
+    if (contiguous !== undefined) {
+      const pt = aead.open(nonce, header, contiguous.subarray(RECORD_HEADER));
+      parts = pt === undefined ? undefined : [pt];
+    } else {
+      const pieces = record as readonly Uint8Array[];
+      const tag = flattenFrame(slicePieces(pieces, total - tagLength, total));
+      parts = aead.openv(nonce, header, slicePieces(pieces, RECORD_HEADER, total - tagLength), tag);
+    }
+    if (parts === undefined) throw new LinkError('DECRYPT_FAILED', `record ${seq} failed authentication`);
     this.#accept(seq);
     if (type === RecordType.rekey) {
       this.#prevAead = this.#aead;
@@ -241,6 +258,28 @@ export class RecordReceiver {
       this.#aead = this.#p.aead(this.#cipher, this.#key);
       this.#phase = (this.#phase + 1) & 0xff;
     }
-    return { type: type as RecordType, seq, payload };
+    const ps = parts;
+    return {
+      type: type as RecordType,
+      seq,
+      parts: ps,
+      get payload(): Uint8Array {
+        return ps.length === 1 && ps[0] !== undefined ? ps[0] : concatBytes(...ps);
+      },
+    };
   }
+}
+
+/** The bytes [start, end) of a list of pieces, as subarrays (no copy). */
+function slicePieces(pieces: readonly Uint8Array[], start: number, end: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let pos = 0;
+  for (const p of pieces) {
+    const s = Math.max(start, pos);
+    const e = Math.min(end, pos + p.length);
+    if (s < e) out.push(p.subarray(s - pos, e - pos));
+    pos += p.length;
+    if (pos >= end) break;
+  }
+  return out;
 }

@@ -131,15 +131,17 @@ export function channelByteStream(ch: SecureChannel, raw: ByteStream): ByteStrea
     onData(listener: (chunk: Uint8Array) => void): Disposable {
       let pending: Uint8Array[] | undefined = [];
       let pendingLen = 0;
-      return ch.onMessage((m) => {
+      return ch.onMessageParts((parts) => {
         if (pending === undefined) {
-          listener(m);
+          for (const p of parts) listener(p);
           return;
         }
-        pending.push(m);
-        pendingLen += m.length;
+        for (const p of parts) {
+          pending.push(p);
+          pendingLen += p.length;
+        }
         if (pendingLen < TRANSPORT_HEADER) return;
-        const all = pending.length === 1 ? m : Buffer.concat(pending);
+        const all = pending.length === 1 && pending[0] !== undefined ? pending[0] : Buffer.concat(pending);
         const dv = new DataView(all.buffer, all.byteOffset, all.byteLength);
         const len = dv.getUint32(16, true);
         if (all[5] !== FrameType.HELLO || len > MAX_HELLO) {

@@ -7,7 +7,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { describe, expect, it, vi } from 'vitest';
-import { RecordReceiver, RecordSender, RecordType, SecureChannel, memoryDuplexPair, nodeCrypto, parseHello } from '../src/index.js';
+import { RecordReceiver, RecordSender, RecordType, SecureChannel, flattenFrame, memoryDuplexPair, nodeCrypto, parseHello } from '../src/index.js';
 import { alice, bob, closed, codeOf, manualClock, mallory, nextMessage, pair, pairOutcome, tap } from './helpers.js';
 
 const bytes = (n: number, v = 1): Uint8Array => new Uint8Array(n).fill(v);
@@ -244,7 +244,7 @@ describe('handshake attacks', () => {
     const [a, b] = memoryDuplexPair();
     const srv = SecureChannel.accept(b, { identity: bob });
     const alerts: Uint8Array[] = [];
-    a.start({ onFrame: (f) => alerts.push(f), onEnd: () => undefined });
+    a.start({ onFrame: (f) => alerts.push(flattenFrame(f)), onEnd: () => undefined });
     a.send(Uint8Array.of(1, 0x41, 0x42, 0x49, 0x58, 1, 1, 1, 1));
     await expect(srv).rejects.toMatchObject({ code: 'HANDSHAKE_MALFORMED', field: 'magic', offset: 4 });
     await vi.waitFor(() => { expect(alerts).toEqual([Uint8Array.of(4, 1)]); });
