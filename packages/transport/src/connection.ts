@@ -3,6 +3,7 @@ import type { Frame } from './frame.js';
 import { abortError, isTransportError, RpcError, RpcStatus, rpcStatusName, TransportError } from './errors.js';
 import type { RpcStatusName, TransportErrorCode } from './errors.js';
 import { decodeCbor, decodeMethodPrefix, encodeCbor, encodeMethodPrefix, DEFAULT_MAX_DEPTH } from './payload.js';
+import type { MethodCache } from './payload.js';
 import { InboundQueue } from './queue.js';
 import type {
   AbortOptions,
@@ -103,10 +104,16 @@ const EMPTY = new Uint8Array(0);
 const noop = (): void => undefined;
 let connectionSeq = 0;
 
-function encodeBody(payload: unknown): [number, Uint8Array] {
-  if (payload instanceof Uint8Array) return [FrameFlags.RAW, payload];
-  if (payload === undefined) return [0, EMPTY];
-  return [0, encodeCbor(payload)];
+/** Body bytes of a payload: raw bytes as they are, `undefined` as nothing, anything else CBOR. */
+function encodeBody(payload: unknown): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  if (payload === undefined) return EMPTY;
+  return encodeCbor(payload);
+}
+
+/** Flags matching {@link encodeBody}. */
+function bodyFlags(payload: unknown): number {
+  return payload instanceof Uint8Array ? FrameFlags.RAW : 0;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -209,6 +216,7 @@ class FramedConnection implements Connection {
   #peerWindow = 32;
   #peerMaxInFlight = 1024;
   readonly #slotWaiters: (() => void)[] = [];
+  readonly #methodCache: MethodCache = { bytes: EMPTY, name: '' };
   #recvSeen = false;
   #active = false;
   #pingOutstanding = false;
@@ -466,7 +474,7 @@ class FramedConnection implements Connection {
   }
 
   #onMessage(f: Frame): void {
-    const { method, bodyOffset } = decodeMethodPrefix(f.payload, false);
+    const { method, bodyOffset } = decodeMethodPrefix(f.payload, false, this.#methodCache);
     const handler = this.#handlers(method);
     if (handler === undefined) return;
     let body: unknown;
@@ -496,7 +504,7 @@ class FramedConnection implements Connection {
       if (this.#isMine(id)) throw new TransportError('PROTOCOL_ERROR', `request id ${id} has the wrong parity`);
       return; // duplicate (simulated network)
     }
-    const { method, timeoutMs, bodyOffset } = decodeMethodPrefix(f.payload, true);
+    const { method, timeoutMs, bodyOffset } = decodeMethodPrefix(f.payload, true, this.#methodCache);
     if (this.#sentGoaway) {
       this.#writeError(id, new RpcError('UNAVAILABLE', 'connection is going away'));
       return;
@@ -602,10 +610,10 @@ class FramedConnection implements Connection {
     if (call.done) return;
     this.#endServed(call);
     if (this.#state === 'closed') return;
-    let flags: number;
+    const flags = bodyFlags(value);
     let body: Uint8Array;
     try {
-      [flags, body] = encodeBody(value);
+      body = encodeBody(value);
     } catch (e) {
       this.#writeError(call.id, toRpcError(e));
       this.#maybeEnd();
@@ -727,7 +735,8 @@ class FramedConnection implements Connection {
   }
 
   async #sendBody(type: FrameType, id: number, value: unknown): Promise<void> {
-    const [flags, body] = encodeBody(value);
+    const flags = bodyFlags(value);
+    const body = encodeBody(value);
     this.#checkSize(body.length);
     const wait = this.#space(undefined);
     if (wait !== undefined) await wait;
@@ -755,7 +764,8 @@ class FramedConnection implements Connection {
     options?.signal?.throwIfAborted();
     const refused = this.#refuseNewWork();
     if (refused !== undefined) throw refused;
-    const [flags, body] = encodeBody(payload);
+    const flags = bodyFlags(payload);
+    const body = encodeBody(payload);
     const prefix = encodeMethodPrefix(method, undefined);
     this.#checkSize(body.length + prefix.length);
     const wait = this.#space(options?.signal);
@@ -772,7 +782,8 @@ class FramedConnection implements Connection {
       signal?.throwIfAborted();
       const refused = this.#refuseNewWork();
       if (refused !== undefined) throw refused;
-      const [flags, body] = encodeBody(payload);
+      const flags = bodyFlags(payload);
+    const body = encodeBody(payload);
       const prefix = encodeMethodPrefix(method, options?.deadlineMs ?? 0);
       this.#checkSize(body.length + prefix.length);
       const wait = this.#space(signal) ?? this.#slot(signal);
@@ -856,7 +867,8 @@ class FramedConnection implements Connection {
       if (started !== undefined) return;
       try {
         options?.signal?.throwIfAborted();
-        const [flags, body] = encodeBody(payload);
+        const flags = bodyFlags(payload);
+    const body = encodeBody(payload);
         const prefix = encodeMethodPrefix(method, options?.deadlineMs ?? 0);
         this.#checkSize(body.length + prefix.length);
         id = this.#nextId;

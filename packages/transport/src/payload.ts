@@ -151,11 +151,34 @@ function buildMethodPrefix(method: string, timeoutMs: number | undefined): Uint8
   return out;
 }
 
+/** Remembers the last method name decoded on a connection, so repeated calls skip UTF-8 decoding. */
+export interface MethodCache {
+  bytes: Uint8Array;
+  name: string;
+}
+
 /** Parses the method prefix; returns the method, the timeout (0 = none) and where the body starts. */
-export function decodeMethodPrefix(payload: Uint8Array, withTimeout: boolean): { method: string; timeoutMs: number; bodyOffset: number } {
+export function decodeMethodPrefix(
+  payload: Uint8Array,
+  withTimeout: boolean,
+  cache?: MethodCache,
+): { method: string; timeoutMs: number; bodyOffset: number } {
   const len = payload[0] ?? 0;
   const fixed = 1 + len + (withTimeout ? 4 : 0);
   if (len === 0 || payload.length < fixed) throw new TransportError('PROTOCOL_ERROR', 'truncated method prefix');
+  if (cache?.bytes.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cache.bytes[i] !== payload[i + 1]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      const timeoutMs = withTimeout ? readU32(payload, 1 + len) : 0;
+      return { method: cache.name, timeoutMs, bodyOffset: fixed };
+    }
+  }
   let method = '';
   let ascii = true;
   for (let i = 1; i <= len; i++) {
@@ -173,6 +196,14 @@ export function decodeMethodPrefix(payload: Uint8Array, withTimeout: boolean): {
       throw new TransportError('PROTOCOL_ERROR', 'method name is not UTF-8', { cause: e });
     }
   }
-  const timeoutMs = withTimeout ? new DataView(payload.buffer, payload.byteOffset + 1 + len, 4).getUint32(0, true) : 0;
+  if (cache !== undefined) {
+    cache.bytes = payload.slice(1, 1 + len);
+    cache.name = method;
+  }
+  const timeoutMs = withTimeout ? readU32(payload, 1 + len) : 0;
   return { method, timeoutMs, bodyOffset: fixed };
+}
+
+function readU32(b: Uint8Array, off: number): number {
+  return ((b[off] ?? 0) | ((b[off + 1] ?? 0) << 8) | ((b[off + 2] ?? 0) << 16)) + (b[off + 3] ?? 0) * 0x1000000;
 }
