@@ -53,7 +53,7 @@ export interface RaftConfig {
   readonly disableProposalForwarding?: boolean;
   /** The index the state machine has applied (on restart). @default the snapshot index */
   readonly applied?: number;
-  /** A learner is caught up (may be promoted) when its match is within this many entries of the leader's last index. @default 0 */
+  /** A learner is caught up (may be promoted) when it replicates and its match is within this many entries of the commit index. @default 16 */
   readonly promotionLag?: number;
 }
 
@@ -112,7 +112,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     snapshotChunkWindow: posInt('snapshotChunkWindow', c.snapshotChunkWindow, 4),
     maxPendingReads: posInt('maxPendingReads', c.maxPendingReads, 4096),
     disableProposalForwarding: c.disableProposalForwarding ?? false,
-    promotionLag: posInt('promotionLag', c.promotionLag, 0, 0),
+    promotionLag: posInt('promotionLag', c.promotionLag, 16, 0),
   };
 }
 

@@ -273,12 +273,12 @@ export class RawNode {
     };
   }
 
-  /** True when the learner (or voter) `id` is within `promotionLag` of the leader's log. */
+  /** True when the learner (or voter) `id` is replicating and within `promotionLag` entries of the commit index. */
   isCaughtUp(id: NodeId): boolean {
     if (this.#role !== 'leader') return false;
     const pr = this.#prs.get(id);
     if (pr === undefined) return false;
-    return pr.match + this.#c.promotionLag >= this.#log.lastIndex() && pr.state === 'replicate';
+    return pr.state === 'replicate' && pr.match + this.#c.promotionLag >= this.#log.committed;
   }
 
   // ---------------------------------------------------------------- inputs

@@ -132,6 +132,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     partitionRate: faults ? pick([0, 0.01, 0.03]) : 0,
     confRate: reconfigure ? pick([0, 0.01, 0.03]) : 0,
     transferRate: reconfigure ? pick([0, 0.005, 0.02]) : 0,
+    clientTimeout: pick([12, 40]),
   };
   const config: Partial<Omit<RaftConfig, 'id' | 'storage' | 'random'>> = {
     electionTick: 10,
@@ -349,7 +350,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       const cur = n.sm.get(key);
       expected = r() < 0.7 ? cur : null;
     }
-    const op: PendingOp = { client: c, kind, key, value, expected, call: 0, deadline: now + 40 * UNITS, done: false };
+    const op: PendingOp = { client: c, kind, key, value, expected, call: 0, deadline: now + params.clientTimeout * UNITS, done: false };
     try {
       if (kind === 'get' && options.injectLocalReads === true && raw.role === 'leader') {
         (op as { call: number }).call = ++clock;
@@ -480,8 +481,13 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         stats.partitions++;
         group = new Map();
         const l = currentLeader();
-        if (l !== null && r() < 0.5) group.set(l.id, 1);
-        else for (const id of nodes.keys()) group.set(id, ri(2));
+        if (l !== null && r() < 0.5) {
+          // Isolate the leader; half of the clients move to the majority side (and may find
+          // the new leader while others still talk to the old one).
+          group.set(l.id, 1);
+          const others = [...nodes.keys()].filter((id) => id !== l.id);
+          for (let c = 0; c < nClients; c++) if (r() < 0.5) clientTarget[c] = pick(others);
+        } else for (const id of nodes.keys()) group.set(id, ri(2));
         healAt = now + (10 + ri(80)) * UNITS;
         trace?.(`${now} PARTITION ${JSON.stringify([...group])}`);
       }
