@@ -21,7 +21,7 @@ import {
   type RateLimitDecision,
   type RateLimiterConfig,
 } from './config.js';
-import { ClosedError, RateLimitedError, StoreUnavailableError } from './errors.js';
+import { ClosedError, InvalidArgumentError, RateLimitedError, StoreUnavailableError } from './errors.js';
 import { RateLimiter, type AcquireOptions, type FullPolicy } from './limiter.js';
 import { SCRIPTS } from './lua.js';
 import { WaitQueues } from './queue.js';
@@ -128,7 +128,9 @@ export class RedisRateLimiter implements AsyncDisposable {
 
   constructor(options: RedisRateLimiterOptions) {
     const params = toParams(options);
-    if (typeof options.client !== 'object') throw new TypeError('client must be an ioredis client');
+    if (typeof options.client !== 'object' || typeof (options.client as { callBuffer?: unknown }).callBuffer !== 'function') {
+      throw new InvalidArgumentError('client', 'an ioredis client', options.client);
+    }
     this.#client = options.client;
     this.#params = params;
     this.#script = SCRIPTS[params.algorithm];

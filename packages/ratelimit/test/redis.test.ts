@@ -93,6 +93,23 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
     );
   });
 
+  it('two processes (two clients) share one limit', async () => {
+    const clock = new ManualClock(1_000_000);
+    const p = prefix();
+    const other = client();
+    await using a = new RedisRateLimiter({ client: redis, prefix: p, requestsPerSecond: 2, burst: 5, clock, commandTimeoutMs: 10_000 });
+    await using b = new RedisRateLimiter({ client: other, prefix: p, requestsPerSecond: 2, burst: 5, clock, commandTimeoutMs: 10_000 });
+    let admitted = 0;
+    for (let i = 0; i < 10; i++) if ((await (i % 2 === 0 ? a : b).tryAcquire('shared')).allowed) admitted++;
+    expect(admitted).toBe(5);
+    const d = await a.tryAcquire('shared');
+    expect(d.retryAfterMs).toBe(500);
+    clock.advance(500);
+    expect((await b.tryAcquire('shared')).allowed).toBe(true);
+    expect((await a.tryAcquire('shared')).allowed).toBe(false);
+    other.disconnect();
+  });
+
   it('reloads the script with EVAL when the server lost it (NOSCRIPT)', async () => {
     await using rl = new RedisRateLimiter({ client: redis, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock: new ManualClock(5), commandTimeoutMs: 10_000 });
     expect((await rl.tryAcquire('k')).allowed).toBe(true);

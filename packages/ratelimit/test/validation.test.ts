@@ -38,6 +38,7 @@ describe('RedisRateLimiter validates options and arguments without touching Redi
     expect(field(() => new RedisRateLimiter({ ...base, time: 'local' as never }))).toBe('time');
     expect(field(() => new RedisRateLimiter({ ...base, commandTimeoutMs: 0 }))).toBe('commandTimeoutMs');
     expect(field(() => new RedisRateLimiter({ ...base, ttlSlackMs: NaN }))).toBe('ttlSlackMs');
+    expect(field(() => new RedisRateLimiter({ ...base, client: {} as never }))).toBe('client');
   });
 
   it('rejects bad arguments (a promise, never a synchronous throw)', async () => {
