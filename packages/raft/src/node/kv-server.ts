@@ -88,20 +88,22 @@ export async function startKvServer(o: KvServerOptions): Promise<KvServer> {
     ...(o.snapshotTrailing === undefined ? {} : { snapshotTrailing: o.snapshotTrailing }),
   });
   raftTransport.bind(node);
-  const timeout = (): AbortSignal => AbortSignal.timeout(3000);
+  // A proposal waits for its outcome without a timer of its own: it resolves when its index is
+  // applied (or replaced by another leader's entry); the client's deadline bounds the wait it
+  // sees, and `maxPendingProposals` bounds how many wait here.
   const propose = async (cmd: KvCommand): Promise<KvReply> => {
     try {
-      const res = (await node.propose(encodeKvCommand(cmd), { signal: timeout() })) as KvResult;
+      const res = (await node.propose(encodeKvCommand(cmd))) as KvResult;
       if (res.ok) return { ok: true };
       return { ok: false, error: res.error, definite: true, value: res.current, leader: node.leader };
     } catch (e) {
       return fail(e, node.leader);
     }
   };
-  transport.handle('kv.get', async (p) => {
+  transport.handle('kv.get', async (p, ctx) => {
     if (!isRecord(p) || typeof p.key !== 'string') return { ok: false, error: 'invalid-argument', definite: true };
     try {
-      await node.read({ signal: timeout() });
+      await node.read({ signal: ctx.signal });
       return { ok: true, value: sm.get(p.key) ?? null };
     } catch (e) {
       return fail(e, node.leader);

@@ -100,16 +100,20 @@ interface PendingRead {
   readonly cleanup: () => void;
 }
 
+const noop = (): void => undefined;
+
 function disposable(fn: () => void): Disposable {
   return { [Symbol.dispose]: fn };
 }
 
 /**
  * Drives one Raft core: timers become ticks, and each `ready()` is handled in order:
- * send `messages` (leader replication, in parallel with its own disk write) → persist
- * snapshot/entries/hard state (awaiting fdatasync when `mustSync`) → send `persistedMessages`
- * (votes and append acknowledgements: never before what they promise is durable) → restore a
- * snapshot into the state machine → apply committed entries → serve reads → `advance()`.
+ * send `messages` (leader replication, in parallel with its own disk write) → start persisting
+ * snapshot/entries/hard state → apply the committed entries that earlier readies already made
+ * durable (overlapping the fdatasync) → await the write when `mustSync` → send
+ * `persistedMessages` (votes and append acknowledgements: never before what they promise is
+ * durable) → restore a snapshot into the state machine → apply the remaining committed entries
+ * → serve reads → `advance()`.
  *
  * Proposal outcomes: `propose()` resolves with the state machine's result once the entry is
  * applied. Definite failures (the entry is not and will not be in the log): `not-leader`,
@@ -253,16 +257,22 @@ export class RaftNode implements AsyncDisposable {
     const term = this.#raw.term;
     this.#kick();
     return new Promise<unknown>((resolve, reject) => {
+      if (signal === undefined) {
+        this.#proposals.set(index, { term, resolve, reject, cleanup: noop });
+        return;
+      }
       const onAbort = (): void => {
         this.#proposals.delete(index);
-        reject(new RaftError('aborted', `proposal at index ${index} abandoned (outcome unknown)`, { cause: signal?.reason }));
+        reject(new RaftError('aborted', `proposal at index ${index} abandoned (outcome unknown)`, { cause: signal.reason }));
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       this.#proposals.set(index, {
         term,
         resolve,
         reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => {
+          signal.removeEventListener('abort', onAbort);
+        },
       });
     });
   }
@@ -451,18 +461,34 @@ export class RaftNode implements AsyncDisposable {
     // 1. The leader's replication traffic goes out while it writes its own log (§10.2.1).
     this.#send(rd.messages);
     // 2. Persist. Only a commit-index change needs no fsync before going on.
+    let write: Promise<void> | undefined;
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
-      const write = this.storage.save({
+      write = this.storage.save({
         ...(rd.snapshot === null ? {} : { snapshot: rd.snapshot }),
         ...(rd.entries.length === 0 ? {} : { entries: rd.entries }),
         ...(rd.hardState === null ? {} : { hardState: rd.hardState }),
       });
-      if (rd.mustSync) await write;
-      else write.catch((e: unknown) => { this.#fail(e instanceof Error ? e : new Error(String(e))); });
+      if (!rd.mustSync) {
+        write.catch((e: unknown) => {
+          this.#fail(e instanceof Error ? e : new Error(String(e)));
+        });
+        write = undefined;
+      }
     }
+    // Committed entries below this ready's first new entry were made durable by earlier
+    // readies (and committed entries are never truncated): apply them while the write is in
+    // flight. The rest (a follower's entries committed in the same ready) wait for the write.
+    const ce = rd.committedEntries;
+    let split = 0;
+    if (rd.snapshot === null) {
+      const firstNew = rd.entries.length > 0 ? (rd.entries[0] as Entry).index : Infinity;
+      while (split < ce.length && (ce[split] as Entry).index < firstNew) split++;
+    }
+    if (split > 0) await this.#apply(ce, 0, split);
+    if (write !== undefined) await write;
     // 3. Messages that promise durability (votes, append acks) only now.
     this.#send(rd.persistedMessages);
-    // 4. Snapshot, then committed entries.
+    // 4. Snapshot, then the remaining committed entries.
     if (rd.snapshot !== null) {
       await this.#sm.restore(rd.snapshot);
       this.#applied = rd.snapshot.meta.index;
@@ -475,21 +501,7 @@ export class RaftNode implements AsyncDisposable {
         }
       }
     }
-    for (const e of rd.committedEntries) {
-      let result: unknown = undefined;
-      if (e.type === 'normal') {
-        result = this.#sm.apply(e);
-        if (result instanceof Promise) result = await result;
-      }
-      this.#applied = e.index;
-      const p = this.#proposals.get(e.index);
-      if (p !== undefined) {
-        this.#proposals.delete(e.index);
-        p.cleanup();
-        if (p.term === e.term) p.resolve(result);
-        else p.reject(new RaftError('proposal-dropped', `entry ${e.index} was replaced by a leader of term ${e.term}`));
-      }
-    }
+    if (split < ce.length) await this.#apply(ce, split, ce.length);
     // 5. Reads.
     for (const rs of rd.readStates) {
       const r = this.#reads.get(rs.context);
@@ -502,6 +514,25 @@ export class RaftNode implements AsyncDisposable {
           r.cleanup();
           r.resolve(r.index);
         }
+      }
+    }
+  }
+
+  async #apply(ce: readonly Entry[], from: number, to: number): Promise<void> {
+    for (let i = from; i < to; i++) {
+      const e = ce[i] as Entry;
+      let result: unknown = undefined;
+      if (e.type === 'normal') {
+        result = this.#sm.apply(e);
+        if (result instanceof Promise) result = await result;
+      }
+      this.#applied = e.index;
+      const p = this.#proposals.get(e.index);
+      if (p !== undefined) {
+        this.#proposals.delete(e.index);
+        p.cleanup();
+        if (p.term === e.term) p.resolve(result);
+        else p.reject(new RaftError('proposal-dropped', `entry ${e.index} was replaced by a leader of term ${e.term}`));
       }
     }
   }

@@ -56,6 +56,7 @@ interface Peer {
   sent: number;
   dropped: number;
   reconnects: number;
+  connectedBefore: boolean;
 }
 
 /** Rough encoded size of a message (for the byte bound and batching). */
@@ -117,7 +118,7 @@ export class RaftTransport implements RaftNetwork, AsyncDisposable {
       p.conn?.abort();
       return;
     }
-    this.#peers.set(id, { id, address, queue: [], queuedBytes: 0, conn: undefined, wake: undefined, running: false, sent: 0, dropped: 0, reconnects: 0 });
+    this.#peers.set(id, { id, address, queue: [], queuedBytes: 0, conn: undefined, wake: undefined, running: false, sent: 0, dropped: 0, reconnects: 0, connectedBefore: false });
   }
 
   removePeer(id: NodeId): void {
@@ -205,7 +206,8 @@ export class RaftTransport implements RaftNetwork, AsyncDisposable {
     for (let attempt = 0; !this.#closed.signal.aborted && this.#peers.get(p.id) === p; attempt++) {
       try {
         const conn = await this.#t.dial(p.address, { signal: this.#closed.signal, timeoutMs: this.#opts.dialTimeoutMs ?? 2000 });
-        if (attempt > 0 || p.reconnects > 0) p.reconnects++;
+        if (p.connectedBefore) p.reconnects++;
+        p.connectedBefore = true;
         return conn;
       } catch {
         this.#receiver?.reportUnreachable(p.id);

@@ -35,7 +35,8 @@ export class ProcessCluster {
   }
 
   async start(id: string): Promise<void> {
-    const args = ['--import', tsxEsm, '--conditions=@abi/source', serverTs, '--id', id, '--listen', this.addresses[id]!, '--data-dir', path.join(this.#dataDir, id), ...this.#extra];
+    const nodeArgs = process.env.RAFT_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+    const args = [...nodeArgs, '--import', tsxEsm, '--conditions=@abi/source', serverTs, '--id', id, '--listen', this.addresses[id]!, '--data-dir', path.join(this.#dataDir, id), ...this.#extra];
     for (const [pid, addr] of Object.entries(this.addresses)) if (pid !== id) args.push('--peer', `${pid}=${addr}`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#procs.set(id, child);
