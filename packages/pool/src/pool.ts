@@ -138,16 +138,23 @@ class Rec<T> {
   }
 }
 
-interface Waiter<T> {
-  resolve: (v: T) => void;
-  reject: (e: unknown) => void;
+const noop = (): void => undefined;
+
+class Waiter<T> {
+  resolve: (v: T) => void = noop;
+  reject: (e: unknown) => void = noop;
   deadline: number;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  done: boolean;
-  validating: boolean;
-  job: CreateJob<T> | undefined;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined = undefined;
+  done = false;
+  validating = false;
+  job: CreateJob<T> | undefined = undefined;
+  constructor(deadline: number, timeoutMs: number, signal: AbortSignal | undefined) {
+    this.deadline = deadline;
+    this.timeoutMs = timeoutMs;
+    this.signal = signal;
+  }
 }
 
 interface CreateJob<T> {
@@ -463,36 +470,29 @@ export class ConnectionPool<T> implements AsyncDisposable {
       return Promise.reject(new AcquireTimeoutError(0));
     }
     const signal = options?.signal;
-    return new Promise<T>((resolve, reject) => {
-      const w: Waiter<T> = {
-        resolve,
-        reject,
-        // NaN = the pool default, stamped by the next maintenance tick (no clock read here)
-        deadline: timeoutMs === Infinity ? Infinity : exact ? this.tickNow() + timeoutMs : NaN,
-        timeoutMs,
-        signal,
-        onAbort: undefined,
-        done: false,
-        validating: false,
-        job: undefined,
-      };
-      if (signal !== undefined) {
-        w.onAbort = () => {
-          if (w.done) return;
-          this.settle(w);
-          this.compactWaiters();
-          reject(signal.reason as Error);
-          this.afterWaiterLeft();
-        };
-        signal.addEventListener('abort', w.onAbort, { once: true });
-      }
-      this.waiters.push(w);
-      this.pending++;
-      if (exact) this.armAt(w.deadline);
-      else if (this.timerAt === Infinity && timeoutMs !== Infinity) this.armAt(this.tickNow() + this.evictionIntervalMs);
-      if (this.idle.length > 0) this.dispatch();
-      if (!w.done) this.fill(false);
+    // NaN = the pool default, stamped by the next maintenance tick (no clock read here)
+    const w = new Waiter<T>(timeoutMs === Infinity ? Infinity : exact ? this.tickNow() + timeoutMs : NaN, timeoutMs, signal);
+    const promise = new Promise<T>((resolve, reject) => {
+      w.resolve = resolve;
+      w.reject = reject;
     });
+    if (signal !== undefined) {
+      w.onAbort = () => {
+        if (w.done) return;
+        this.settle(w);
+        this.compactWaiters();
+        w.reject(signal.reason as Error);
+        this.afterWaiterLeft();
+      };
+      signal.addEventListener('abort', w.onAbort, { once: true });
+    }
+    this.waiters.push(w);
+    this.pending++;
+    if (exact) this.armAt(w.deadline);
+    else if (this.timerAt === Infinity && timeoutMs !== Infinity) this.armAt(this.tickNow() + this.evictionIntervalMs);
+    if (this.idle.length > 0) this.dispatch();
+    if (!w.done && this.all.size + this.creating < this.max) this.fill(false);
+    return promise;
   }
 
   /** Removes and returns the oldest live waiter (dead entries are dropped lazily). */
