@@ -9,3 +9,5 @@ export { runSimulation } from './simulator.js';
 export type { SimulationOptions, SimulationResult, SimulationStats } from './simulator.js';
 export { KvStateMachine, encodeKvCommand, decodeKvCommand } from './kv.js';
 export type { KvCommand } from './kv.js';
+export { storageReadConformance } from './storage-conformance.js';
+export type { StorageFixture, TestApi } from './storage-conformance.js';
