@@ -24,7 +24,7 @@ export { SecureChannel, systemClock } from './channel.js';
 export type { ChannelOptions, ChannelStats, Clock, PeerIdentity } from './channel.js';
 export { Token, Scope, scopeNames, issueToken, delegateToken, encodeTokenChain, decodeTokenChain, RevocationList, TokenVerifier, MAX_CHAIN, MAX_TTL_MS, MAX_CLOCK_SKEW_MS } from './token.js';
 export type { ScopeName, IssueOptions, VerifierOptions, VerifyRequest, Grant } from './token.js';
-export { SecureTransport, secureTcpTransport, secureUpgrade, channelByteStream, plaintextAllowed } from './secure-transport.js';
+export { SecureTransport, secureTcpTransport, secureUpgrade, channelByteStream, plaintextAllowed, authorizeConnection } from './secure-transport.js';
 export type { SecureTransportInit, SecureOptions, SecureDialOptions, LocalPlaintextPolicy, SecuredInfo } from './secure-transport.js';
 export { LinkManager, Link, backoffDelay, registerHeartbeat, HEARTBEAT_METHOD } from './link-manager.js';
 export type { LinkState, LinkStateChange, LinkManagerOptions, LinkOptions, BackoffOptions } from './link-manager.js';

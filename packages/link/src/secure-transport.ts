@@ -22,9 +22,10 @@ import {
 import { SecureChannel, type ChannelOptions, type PeerIdentity } from './channel.js';
 import type { CipherId } from './crypto.js';
 import { byteStreamDuplex } from './duplex.js';
-import { LinkError, isLinkError } from './errors.js';
+import { LinkError, isLinkError, toLinkError } from './errors.js';
 import { publicKeyFromNodeId } from './identity.js';
 import { RECORD_OVERHEAD } from './record.js';
+import type { Grant, Token, TokenVerifier, VerifyRequest } from './token.js';
 
 /** Channel options of a secure transport (the signal comes from the dial / transport). */
 export type SecureOptions = Omit<ChannelOptions, 'signal' | 'ephemeralPrivateKey'>;
@@ -254,4 +255,21 @@ export class SecureTransport extends StreamTransport {
 /** A SecureTransport over TCP and Unix sockets (`host:port`, `[v6]:port`, `unix:/path`). */
 export function secureTcpTransport(init: SecureTransportInit & TcpNetworkInit): SecureTransport {
   return new SecureTransport(tcpNetwork(init), init);
+}
+
+/**
+ * Verifies a token chain presented on a secure connection, with the connection's authenticated
+ * peer as the required subject. On any failure the connection is aborted (PROTOCOL_ERROR whose
+ * cause is the LinkError) and the LinkError (TOKEN_*) is thrown.
+ */
+export function authorizeConnection(connection: Connection, chain: Uint8Array | readonly Token[], verifier: TokenVerifier, request: Omit<VerifyRequest, 'subject'> = {}): Grant {
+  try {
+    const peer = SecureTransport.peerOf(connection);
+    if (peer === undefined) throw new LinkError('TOKEN_UNTRUSTED', 'the connection has no authenticated peer');
+    return verifier.verify(chain, { ...request, subject: peer.publicKey });
+  } catch (e) {
+    const err = toLinkError(e, 'TOKEN_MALFORMED');
+    connection.abort(new TransportError('PROTOCOL_ERROR', `token rejected: ${err.code}`, { cause: err }));
+    throw err;
+  }
 }

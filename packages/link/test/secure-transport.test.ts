@@ -95,3 +95,50 @@ describe('SecureTransport', () => {
 });
 
 
+
+describe('tokens on secure connections', () => {
+  it('expired / forged / over-delegated / revoked tokens: typed error and the connection closed', async () => {
+    const { RevocationList, Token, TokenVerifier, authorizeConnection, encodeTokenChain, issueToken } = await import('../src/index.js');
+    const admin = Identity.fromSeed(new Uint8Array(32).fill(0x50));
+    const now = Date.now();
+    const rev = new RevocationList();
+    const verifier = new TokenVerifier({ trustedIssuers: [admin.nodeId], revocations: rev, clockSkewMs: 0 });
+    const good = issueToken(admin, { subject: ida.publicKey, scopes: ['publish', 'delegate'], ttlMs: 60_000, now, depth: 0 });
+    const expired = issueToken(admin, { subject: ida.publicKey, scopes: ['publish'], ttlMs: 1000, now: now - 10_000 });
+    const forgedBytes = Uint8Array.from(good.bytes);
+    forgedBytes[1] = 0x0f;
+    const forged = Token.decode(forgedBytes);
+    const over = Token.sign(ida, { scopes: 1, depth: 0, subject: ida.publicKey, notBefore: now, notAfter: now + 1000, nonce: 1n, parentHash: good.hash(), resource: '*' });
+    const revoked = issueToken(admin, { subject: ida.publicKey, scopes: ['publish'], ttlMs: 60_000, now });
+    rev.revokeToken(revoked);
+    const cases: [string, Uint8Array][] = [
+      ['TOKEN_EXPIRED', encodeTokenChain([expired])],
+      ['TOKEN_FORGED', encodeTokenChain([forged])],
+      ['TOKEN_OVER_DELEGATED', encodeTokenChain([good, over])],
+      ['TOKEN_REVOKED', encodeTokenChain([revoked])],
+    ];
+    await using a = secureTcpTransport({ identity: ida });
+    await using b = secureTcpTransport({ identity: idb });
+    const seen: string[] = [];
+    b.handle('auth', (payload, ctx) => {
+      try {
+        return authorizeConnection(ctx.connection, payload as Uint8Array, verifier, { scope: 'publish' }).subject;
+      } catch (e) {
+        seen.push((e as { code: string }).code);
+        throw e;
+      }
+    });
+    const l = await b.listen('127.0.0.1:0');
+    const ok = await a.dial(l.address);
+    expect(await ok.request('auth', encodeTokenChain([good]))).toBe(ida.nodeId);
+    for (const [code, chain] of cases) {
+      const conn = await a.dial(l.address);
+      await expect(conn.request('auth', chain)).rejects.toSatisfy(isTransportError);
+      const reason = await conn.closed;
+      expect(reason).toBeDefined();
+      expect(conn.state).toBe('closed');
+      expect(seen.at(-1)).toBe(code);
+    }
+    expect(seen).toEqual(cases.map((c) => c[0]));
+  });
+});
