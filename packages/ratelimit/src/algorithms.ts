@@ -99,9 +99,14 @@ export class TokenBucketPolicy implements Policy<BucketState> {
       s.tokens = left;
       return decision(true, Math.floor(left), 0, s.last + (cap - left) / rate);
     }
+    return this.#denied(s, now, n, tokens);
+  }
+
+  /** Out of line: keeps `decide` small enough to inline. */
+  #denied(s: BucketState, now: number, n: number, tokens: number): RateLimitDecision {
     const ahead = s.last > now ? s.last - now : 0;
-    const retry = settle(this, s, now, ahead + (n - tokens) / rate, n);
-    return decision(false, Math.floor(tokens), retry, s.last + (cap - tokens) / this.#rate);
+    const retry = settle(this, s, now, ahead + (n - tokens) / this.#rate, n);
+    return decision(false, Math.floor(tokens), retry, s.last + (this.#cap - tokens) / this.#rate);
   }
 
   allowedAt(s: BucketState, t: number, n: number): boolean {

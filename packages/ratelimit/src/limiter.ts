@@ -139,6 +139,21 @@ export class RateLimiter implements Disposable {
    * so. Does not wait and does not queue: it may take capacity ahead of waiting `acquire` calls.
    */
   tryAcquire(key: string, n = 1): RateLimitDecision {
+    // Kept small so V8 inlines it (and the token bucket's allowed path) into the caller; a caller
+    // that only reads `.allowed` then allocates no decision object at all (escape analysis).
+    // Everything unusual (n ≠ 1, a new or invalid key, closed) takes the slow path.
+    if (n !== 1 || this.#closed) return this.#tryAcquireSlow(key, n);
+    const s = this.#states.get(key);
+    if (s === undefined) return this.#tryAcquireSlow(key, n);
+    const now = this.#clock.now();
+    const tb = this.#tb;
+    const d = tb !== undefined ? tb.decide(s as BucketState, now, 1) : this.#decideOther(s, now, 1);
+    if (d.allowed) this.#allowed++;
+    else this.#denied++;
+    return d;
+  }
+
+  #tryAcquireSlow(key: string, n: number): RateLimitDecision {
     if (n !== 1) checkN(n, this.#limit);
     if (typeof key !== 'string' || key.length === 0) checkKey(key);
     if (this.#closed) throw new ClosedError();
@@ -148,18 +163,20 @@ export class RateLimiter implements Disposable {
       s = this.#insert(key, now);
       if (s === undefined) return this.#deny(now);
     }
-    const d =
-      this.#tb !== undefined
-        ? this.#tb.decide(s as BucketState, now, n)
-        : this.#sw !== undefined
-          ? this.#sw.decide(s as CounterState, now, n)
-          : this.#fw !== undefined
-            ? this.#fw.decide(s as WindowState, now, n)
-            : (this.#sl as SlidingLogPolicy).decide(s as LogState, now, n);
+    const d = this.#tb !== undefined ? this.#tb.decide(s as BucketState, now, n) : this.#decideOther(s, now, n);
     if (d.allowed) this.#allowed++;
     else this.#denied++;
     return d;
   }
+
+  #decideOther(s: AnyState, now: number, n: number): RateLimitDecision {
+    return this.#sw !== undefined
+      ? this.#sw.decide(s as CounterState, now, n)
+      : this.#fw !== undefined
+        ? this.#fw.decide(s as WindowState, now, n)
+        : (this.#sl as SlidingLogPolicy).decide(s as LogState, now, n);
+  }
+
 
   /**
    * Waits until `n` units can be consumed for `key`, in FIFO order with other `acquire` calls for
