@@ -56,6 +56,8 @@ describe('composition (fake timers)', () => {
     ac.abort();
     await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
     expect(inner?.aborted).toBe(true);
+    // The timeout policy's shared timer lapses at its time and is not re-armed.
+    await vi.advanceTimersByTimeAsync(50);
     expect(vi.getTimerCount()).toBe(0);
   });
 

@@ -1,3 +1,4 @@
+import { DeadlineQueue } from './deadlines.js';
 import { Emitter, type Event } from './events.js';
 import { InvalidConfigError } from './errors.js';
 import { EMPTY_CONTEXT, guard, Outcome, type Policy, type PolicyContext, type PolicyFn } from './policy.js';
@@ -14,15 +15,17 @@ export interface TimeoutEvent {
  */
 export class TimeoutPolicy implements Policy {
   readonly timeoutMs: number;
+  readonly #deadlines: DeadlineQueue;
   readonly #timeout = new Emitter<TimeoutEvent>();
   readonly onTimeout: Event<TimeoutEvent> = this.#timeout.event;
 
   constructor(timeoutMs: number) {
     this.timeoutMs = num('timeoutMs', timeoutMs, 0, true);
+    this.#deadlines = new DeadlineQueue(this.timeoutMs);
   }
 
   execute<T>(fn: PolicyFn<T>, options?: PolicyContext): Promise<T> {
-    return guard(fn, options ?? EMPTY_CONTEXT, this.timeoutMs, (outcome) => {
+    return guard(fn, options ?? EMPTY_CONTEXT, this.#deadlines, (outcome) => {
       if (outcome === Outcome.timeout && this.#timeout.size !== 0) this.#timeout.emit({ timeoutMs: this.timeoutMs });
     });
   }

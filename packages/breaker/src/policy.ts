@@ -1,3 +1,4 @@
+import type { Deadline, DeadlineQueue } from './deadlines.js';
 import { AbortedError, TimeoutError } from './errors.js';
 
 /** What a policy hands to the function it runs. */
@@ -28,14 +29,14 @@ export const Outcome = { ok: 0, error: 1, timeout: 2, aborted: 3 } as const;
 export type GuardOutcome = (typeof Outcome)[keyof typeof Outcome];
 
 /**
- * Runs `fn`, settling at once when `context.signal` aborts (AbortedError) or `timeoutMs` passes
- * (TimeoutError; the signal handed to `fn` is aborted with it). `done` is called exactly once,
- * synchronously, before the returned promise settles. `timeoutMs` 0 = no timeout.
+ * Runs `fn`, settling at once when `context.signal` aborts (AbortedError) or the deadline of
+ * `deadlines` passes (TimeoutError; the signal handed to `fn` is aborted with it). `done` is
+ * called exactly once, synchronously, before the returned promise settles.
  */
 export function guard<T>(
   fn: PolicyFn<T>,
   context: PolicyContext,
-  timeoutMs: number,
+  deadlines: DeadlineQueue | undefined,
   done?: (outcome: GuardOutcome, error: unknown) => void,
 ): Promise<T> {
   const outer = context.signal;
@@ -46,34 +47,63 @@ export function guard<T>(
   }
   return new Promise<T>((resolve, reject) => {
     let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const ac = timeoutMs > 0 ? new AbortController() : undefined;
+    let deadline: Deadline | undefined;
+    // The inner AbortController is created only if fn reads `signal` (creating one costs more
+    // than the rest of a guarded call); `abortReason` remembers an abort that came first.
+    let ac: AbortController | undefined;
+    let aborted = false;
+    let abortReason: unknown;
+    const abortInner = (reason: unknown): void => {
+      aborted = true;
+      abortReason = reason;
+      ac?.abort(reason);
+    };
     const cleanup = (): void => {
       settled = true;
-      if (timer !== undefined) clearTimeout(timer);
+      if (deadline !== undefined) deadlines?.cancel(deadline);
       outer?.removeEventListener('abort', onAbort);
     };
     const onAbort = (): void => {
       if (settled) return;
       cleanup();
       const reason: unknown = outer?.reason;
-      ac?.abort(reason);
+      abortInner(reason);
       const err = new AbortedError(reason);
       done?.(Outcome.aborted, err);
       reject(err);
     };
     outer?.addEventListener('abort', onAbort);
     let inner = context;
-    if (ac !== undefined) {
-      timer = setTimeout(() => {
+    if (deadlines !== undefined) {
+      deadline = deadlines.add(() => {
         if (settled) return;
         cleanup();
-        const err = new TimeoutError(timeoutMs);
-        ac.abort(err);
+        const err = new TimeoutError(deadlines.ms);
+        abortInner(err);
         done?.(Outcome.timeout, err);
         reject(err);
-      }, timeoutMs);
-      inner = context.attempt === undefined ? { signal: ac.signal } : { signal: ac.signal, attempt: context.attempt };
+      });
+      const signal = (): AbortSignal => {
+        if (ac === undefined) {
+          ac = new AbortController();
+          if (aborted) ac.abort(abortReason);
+        }
+        return ac.signal;
+      };
+      const attempt = context.attempt;
+      inner =
+        attempt === undefined
+          ? {
+              get signal() {
+                return signal();
+              },
+            }
+          : {
+              get signal() {
+                return signal();
+              },
+              attempt,
+            };
     }
     let result: T | PromiseLike<T>;
     try {
