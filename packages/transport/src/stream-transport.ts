@@ -120,12 +120,22 @@ export class StreamTransport implements Transport {
     }
     this.#inbound++;
     this.#pending.add(stream);
-    const signal = AbortSignal.any([this.#shutdown.signal]);
+    // The accept side bounds the whole setup (upgrade + hello) like a dial: a peer that stalls
+    // its handshake cannot hold a slot for longer than connectTimeoutMs.
+    const clock = this.#network.clock;
+    const timeoutMs = this.#init.connectTimeoutMs ?? 10_000;
+    const timeout = new AbortController();
+    const timer = clock.setTimeout(() => {
+      timeout.abort(new TransportError('CONNECT_TIMEOUT', `inbound connection setup did not complete within ${timeoutMs} ms`));
+      stream.destroy();
+    }, timeoutMs);
+    const signal = AbortSignal.any([this.#shutdown.signal, timeout.signal]);
     const release = (): void => {
       this.#inbound--;
     };
     void this.#setup(stream, false, signal).then(
       (conn) => {
+        clock.clearTimeout(timer);
         this.#pending.delete(stream);
         void conn.closed.then(release);
         for (const l of this.#connectionListeners) {
@@ -137,6 +147,7 @@ export class StreamTransport implements Transport {
         }
       },
       () => {
+        clock.clearTimeout(timer);
         this.#pending.delete(stream);
         release();
       },

@@ -123,3 +123,29 @@ describe('upgrade - seam', () => {
     await b.close();
   });
 });
+
+describe('upgrade - accept side is bounded', () => {
+  it('a peer that stalls the handshake is cut off after connectTimeoutMs and frees its slot', async () => {
+    const net = new MemoryNetwork({ clock: 'virtual' });
+    let upgrades = 0;
+    const stall: StreamUpgrade = (_raw, { signal }) =>
+      new Promise((_resolve, reject) => {
+        upgrades++;
+        signal.addEventListener('abort', () => {
+          reject(signal.reason as Error);
+        });
+      });
+    const server = new StreamTransport(net.node('s'), { upgrade: stall, connectTimeoutMs: 1000, maxConnections: 1 });
+    await server.listen('s');
+    const client = new StreamTransport(net.node('c'), { upgrade: xorUpgrade });
+    const first = await net.run(client.dial('s', { timeoutMs: 5000 }).catch((e: unknown) => e));
+    expect((first as TransportError).code).toMatch(/CONNECT_TIMEOUT|CONNECTION_LOST/);
+    expect(net.clock.now()).toBeLessThan(5000);
+    // The slot is free again: a second stalled dial is accepted (not refused as TOO_MANY_CONNECTIONS).
+    const second = await net.run(client.dial('s', { timeoutMs: 5000 }).catch((e: unknown) => e));
+    expect((second as TransportError).code).not.toBe('TOO_MANY_CONNECTIONS');
+    expect(upgrades).toBe(2);
+    await client.close();
+    await server.close();
+  });
+});
