@@ -140,6 +140,11 @@ function lengthPrefix(parts: readonly Uint8Array[]): Uint8Array {
 export interface SocketDuplexOptions {
   /** Initial incoming frame limit in bytes. Default 16 MiB + 64. */
   readonly maxFrame?: number;
+  /**
+   * Bytes the socket may hold unsent before `send` asks the caller to wait (back-pressure), so the
+   * next record can be sealed while the kernel drains the previous one. Default 1 MiB.
+   */
+  readonly writeBufferBytes?: number;
 }
 
 /**
@@ -151,6 +156,7 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   let ended = false;
   let drain: Promise<void> | undefined;
   const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
+  const writeBuffer = options.writeBufferBytes ?? 1024 * 1024;
 
   const end = (e?: LinkError): void => {
     if (ended) return;
@@ -164,10 +170,9 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
       const parts = frame instanceof Uint8Array ? [frame] : frame;
       socket.cork();
       socket.write(lengthPrefix(parts));
-      let ok = true;
-      for (const p of parts) ok = socket.write(p);
+      for (const p of parts) socket.write(p);
       socket.uncork();
-      if (ok) return;
+      if (socket.writableLength <= writeBuffer) return;
       drain ??= new Promise<void>((resolve) => {
         const done = (): void => {
           socket.off('drain', done);
