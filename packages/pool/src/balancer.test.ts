@@ -80,6 +80,64 @@ describe('LoadBalancer: strategies', () => {
     );
   });
 
+  it('smooth weighted round-robin (precomputed cycle) picks exactly what step-by-step nginx picks, across changes', () => {
+    type Op = { kind: 'pick'; n: number } | { kind: 'weight'; id: number; w: number } | { kind: 'add' | 'remove'; id: number };
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('pick' as const), n: fc.integer({ min: 1, max: 40 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('weight' as const), id: fc.integer({ min: 0, max: 5 }), w: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constant(2.5)) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('add' as const), id: fc.integer({ min: 0, max: 5 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const), id: fc.integer({ min: 0, max: 5 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60, size: 'max' }), (ops) => {
+        const lb = new LoadBalancer({ strategy: 'weighted-round-robin', endpoints: [{ id: 'n0', weight: 3 }, { id: 'n1' }, { id: 'n2', weight: 2 }] });
+        // the reference: nginx's algorithm, one step per pick, over the live endpoints in insertion order
+        const ref = new Map<string, { w: number; cur: number }>([
+          ['n0', { w: 3, cur: 0 }],
+          ['n1', { w: 1, cur: 0 }],
+          ['n2', { w: 2, cur: 0 }],
+        ]);
+        const refPick = (): string => {
+          let best: string | undefined;
+          let total = 0;
+          for (const [id, x] of ref) {
+            x.cur += x.w;
+            total += x.w;
+            if (best === undefined || x.cur > ref.get(best)!.cur) best = id;
+          }
+          if (ref.size > 1) ref.get(best!)!.cur -= total;
+          else ref.get(best!)!.cur -= ref.get(best!)!.w; // one endpoint: picked without the algorithm, state unchanged
+          return best!;
+        };
+        const got: string[] = [];
+        const want: string[] = [];
+        for (const op of ops) {
+          const id = op.kind === 'pick' ? '' : `n${op.id}`;
+          if (op.kind === 'pick') {
+            if (ref.size === 0) continue;
+            for (let i = 0; i < op.n; i++) {
+              got.push(lb.pick().id);
+              want.push(refPick());
+            }
+          } else if (op.kind === 'weight') {
+            if (!ref.has(id)) continue;
+            lb.setWeight(id, op.w);
+            ref.get(id)!.w = op.w;
+          } else if (op.kind === 'add') {
+            if (ref.has(id)) continue;
+            lb.add({ id });
+            ref.set(id, { w: 1, cur: 0 });
+          } else {
+            lb.remove(id);
+            ref.delete(id);
+          }
+        }
+        expect(got).toEqual(want);
+      }),
+      { numRuns: Number(process.env.POOL_PROPERTY_RUNS ?? 300) },
+    );
+  }, 120_000);
+
   it('weighted random follows the weights within tolerance', () => {
     const lb = new LoadBalancer({ strategy: 'random', random: rng(42), endpoints: [{ id: 'a', weight: 3 }, { id: 'b', weight: 1 }, { id: 'c', weight: 6 }] });
     const n = 50_000;

@@ -178,6 +178,12 @@ export class LoadBalancer<E = undefined> implements Disposable {
   private ringHashes = new Uint32Array(0);
   private ringNodes: Node<E>[] = [];
   private rr = 0;
+  private schedule: Node<E>[] | undefined;
+  private schedFor: Node<E>[] | undefined;
+  private schedPos = 0;
+  private stepsUntilRetry = 0;
+  private schedTotal = 0;
+  private schedNodes: { readonly n: Node<E>; readonly start: number; readonly weight: number }[] = [];
   private totalInFlight = 0;
   private ejectedCount = 0;
   private nextReadmitAt = Infinity;
@@ -497,6 +503,7 @@ export class LoadBalancer<E = undefined> implements Disposable {
 
   private rebuild(): void {
     this.dirty = false;
+    this.settleSchedule();
     const list: Node<E>[] = [];
     for (const n of this.nodes.values()) if (n.eligible) list.push(n);
     this.eligibleList = list;
@@ -510,7 +517,66 @@ export class LoadBalancer<E = undefined> implements Disposable {
     });
   }
 
+  /**
+   * Smooth WRR from a balanced state (all zero, as at start) is periodic: after one cycle of Σw
+   * picks (integer weights) every endpoint was picked exactly w times and every `current` is back
+   * where it started. So a cycle is computed once (O(Σw × n)) and picks index into it (O(1)).
+   * If the set changes mid-cycle, `settleSchedule` puts each `current` where step-by-step picking
+   * would have left it. From such a state one cycle may not return to its start: then it picks
+   * step by step (O(n)) and tries again one cycle later. Either way the sequence is nginx's.
+   */
   private swrr(list: Node<E>[]): Node<E> {
+    if (this.schedFor !== list) this.buildSchedule(list);
+    const sched = this.schedule;
+    if (sched === undefined) {
+      if (--this.stepsUntilRetry <= 0) this.schedFor = undefined;
+      return this.swrrStep(list);
+    }
+    const n = sched[this.schedPos] as Node<E>;
+    if (++this.schedPos === sched.length) this.schedPos = 0;
+    return n;
+  }
+
+  private buildSchedule(list: Node<E>[]): void {
+    this.schedFor = list;
+    this.schedule = undefined;
+    this.schedPos = 0;
+    let total = 0;
+    for (const n of list) {
+      if (!Number.isInteger(n.weight)) return;
+      total += n.weight;
+    }
+    if (total > 16_384) return;
+    const nodes = list.map((n) => ({ n, start: n.current, weight: n.weight }));
+    const sched: Node<E>[] = new Array<Node<E>>(total);
+    for (let i = 0; i < total; i++) sched[i] = this.swrrStep(list);
+    if (nodes.every((x) => x.n.current === x.start)) {
+      this.schedNodes = nodes;
+      this.schedTotal = total;
+      this.schedule = sched;
+    } else {
+      for (const x of nodes) x.n.current = x.start; // not periodic from here: undo, step for a cycle
+      this.stepsUntilRetry = total;
+    }
+  }
+
+  /** Brings every `current` to the state after the picks made so far in this cycle. */
+  private settleSchedule(): void {
+    const sched = this.schedule;
+    if (sched !== undefined && this.schedPos > 0) {
+      const count = new Map<Node<E>, number>();
+      for (let i = 0; i < this.schedPos; i++) {
+        const n = sched[i] as Node<E>;
+        count.set(n, (count.get(n) ?? 0) + 1);
+      }
+      for (const { n, start, weight } of this.schedNodes) n.current = start + this.schedPos * weight - this.schedTotal * (count.get(n) ?? 0);
+    }
+    this.schedule = undefined;
+    this.schedFor = undefined;
+    this.schedPos = 0;
+  }
+
+  private swrrStep(list: Node<E>[]): Node<E> {
     let best = list[0] as Node<E>;
     let total = 0;
     for (let i = 0; i < list.length; i++) {
