@@ -287,16 +287,15 @@ for (const [label, keys] of [['1 key', keys10k.slice(0, 1)], ['10 000 keys', key
     { goal: `decision, ${label}: ≥ 1.5× faster than limiter`, measured: `${x(row(g, LIMITER).nsPerOp / o.nsPerOp)} (${row(g, LIMITER).nsPerOp.toFixed(1)} ns)`, met: row(g, LIMITER).nsPerOp / o.nsPerOp >= 1.5 },
   );
 }
-groups.push(
-  await compare(
-    'our four algorithms, 10 000 keys, allowed',
-    [
-      { name: HAND, note: 'reference', run: hand(keys10k) },
-      ...(['token-bucket', 'sliding-window', 'fixed-window', 'sliding-log'] as const).map((a) => ({ name: `@abi/ratelimit tryAcquire (${a})`, run: ours(a, keys10k) })),
-    ],
-    { ...opts, baseline: HAND },
-  ),
-);
+// Each algorithm in its own group (one of our limiters alive at a time, as in most processes).
+const algoRows: (string | number)[][] = [];
+for (const a of ['token-bucket', 'sliding-window', 'fixed-window', 'sliding-log'] as const) {
+  const name = `@abi/ratelimit tryAcquire (${a})`;
+  const g = await compare(`${a}, 10 000 keys, allowed`, [{ name: HAND, run: hand(keys10k) }, { name, run: ours(a, keys10k) }], { ...opts, baseline: HAND });
+  const r = row(g, name);
+  algoRows.push([a, r.nsPerOp.toFixed(1), `${r.timeRatio.toFixed(2)}×`, row(g, HAND).nsPerOp.toFixed(1)]);
+}
+const algoTable: Table = { title: 'Our four algorithms, 10 000 keys, allowed (each measured against the hand-written bucket in its own run)', columns: ['algorithm', 'ns/op', 'time vs hand-written', 'hand-written ns/op'], rows: algoRows };
 groups.push(await compare('decision, 1 key, denied (bucket exhausted)', decisionCases(keys10k.slice(0, 1), true), { ...opts, baseline: HAND }));
 
 const memCount = quick ? 100_000 : 1_000_000;
@@ -325,5 +324,5 @@ notes.push(
 );
 if (quick) notes.push('BENCH_QUICK=1: shortened run, not for the record.');
 
-writeReport(pkgDir, { package: '@abi/ratelimit', machine: machine(), groups, tables: [mem], goals, notes });
+writeReport(pkgDir, { package: '@abi/ratelimit', machine: machine(), groups, tables: [algoTable, mem], goals, notes });
 if (sink === 42) console.log('');

@@ -139,8 +139,7 @@ export class RateLimiter implements Disposable {
    * so. Does not wait and does not queue: it may take capacity ahead of waiting `acquire` calls.
    */
   tryAcquire(key: string, n = 1): RateLimitDecision {
-    // Kept small so V8 inlines it (and the token bucket's allowed path) into the caller; a caller
-    // that only reads `.allowed` then allocates no decision object at all (escape analysis).
+    // Kept small so V8 can inline it (and the token bucket's allowed path) into the caller.
     // Everything unusual (n ≠ 1, a new or invalid key, closed) takes the slow path.
     if (n !== 1 || this.#closed) return this.#tryAcquireSlow(key, n);
     const s = this.#states.get(key);

@@ -146,23 +146,31 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
     expect(order).toEqual([1, 2]);
   });
 
-  it('a client that is disconnected falls back per policy, and recovers when reconnected', async () => {
+  it.each(['local', 'fail-open', 'fail-closed'] as const)("a disconnected client falls back to '%s', and Redis decides again once reconnected", async (policy) => {
     const c = new Redis(redis.options);
     c.on('error', () => {});
     const clock = new ManualClock(1000);
-    await using rl = new RedisRateLimiter({ client: c, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock, onUnavailable: 'local', commandTimeoutMs: 10_000 });
+    await using rl = new RedisRateLimiter({ client: c, prefix: prefix(), requestsPerSecond: 1, burst: 2, clock, onUnavailable: policy, commandTimeoutMs: 10_000 });
     expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
     c.disconnect();
     const errors: string[] = [];
     using _sub = rl.onStoreError((e) => errors.push(e.code));
-    // Local fallback: a fresh local bucket of the same config.
-    expect((await rl.tryAcquire('k', 2)).allowed).toBe(true);
-    expect((await rl.tryAcquire('k')).allowed).toBe(false);
+    const during = [await rl.tryAcquire('k', 2), await rl.tryAcquire('k')];
+    if (policy === 'local') {
+      // A fresh local bucket of the same config.
+      expect(during.map((d) => d.allowed)).toEqual([true, false]);
+      expect(rl.stats()).toMatchObject({ localDecisions: 2 });
+    } else if (policy === 'fail-open') {
+      expect(during.map((d) => d.allowed)).toEqual([true, true]);
+      expect(rl.stats()).toMatchObject({ failOpenAdmits: 2 });
+    } else {
+      expect(during.map((d) => d.allowed)).toEqual([false, false]);
+      expect(rl.stats()).toMatchObject({ failClosedDenials: 2 });
+    }
     expect(errors).toEqual(['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
-    expect(rl.stats()).toMatchObject({ storeErrors: 2, localDecisions: 2 });
     await c.connect();
-    expect((await rl.tryAcquire('k')).allowed).toBe(false); // Redis state again: bucket still empty
-    expect(rl.stats().storeErrors).toBe(2);
+    expect((await rl.tryAcquire('k')).allowed).toBe(false); // Redis state again: the bucket is still empty
+    expect(rl.stats()).toMatchObject({ storeErrors: 2, allowed: 1, denied: 1 });
     c.disconnect();
   });
 });
