@@ -300,6 +300,9 @@ class FramedConnection implements Connection {
       this.#fail(isTransportError(e) ? e : new TransportError('PROTOCOL_ERROR', 'frame handling failed', { cause: e }), true);
       return;
     }
+    // Replies produced synchronously while decoding this chunk go out now, in one write, before
+    // the promise jobs run (the microtask flush still batches replies of async handlers).
+    if (this.#flushScheduled) this.#flush();
     if (this.#opts.headerTimeoutMs > 0) {
       if (this.#decoder.state === 'header') {
         this.#headerTimer ??= this.#clock.setTimeout(() => {
