@@ -133,10 +133,15 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     confRate: reconfigure ? pick([0, 0.01, 0.03]) : 0,
     transferRate: reconfigure ? pick([0, 0.005, 0.02]) : 0,
     clientTimeout: pick([12, 40]),
+    electionTick: pick([6, 10, 20]),
+    maxInflightBytes: pick([0, 300, 32 << 20]),
+    maxUncommittedEntriesSize: pick([400, 64 << 20]),
   };
   const config: Partial<Omit<RaftConfig, 'id' | 'storage' | 'random'>> = {
-    electionTick: 10,
+    electionTick: params.electionTick,
     heartbeatTick: 2,
+    maxInflightBytes: params.maxInflightBytes,
+    maxUncommittedEntriesSize: params.maxUncommittedEntriesSize,
     preVote: params.preVote,
     checkQuorum: params.checkQuorum,
     readOnly: params.readOnly,
@@ -504,7 +509,10 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   try {
     for (const id of initial) makeNode(id, true);
     const total = (faultTicks + settleTicks) * UNITS;
-    for (; now < total; now++) {
+    // After `settleTicks`, keep going (up to 2000 more ticks) until some client operation
+    // completes: slow configurations (long timeouts, tiny windows) may need longer to recover.
+    const hardLimit = total + 2000 * UNITS;
+    for (; now < total || (stats.opsOk === okBeforeSettle && now < hardLimit); now++) {
       const faultPhase = now < faultTicks * UNITS;
       crashing = faultPhase;
       if (!faultPhase && now === faultTicks * UNITS) {
