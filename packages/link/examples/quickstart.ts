@@ -3,7 +3,7 @@
  * loopback, a pinned peer, a permission token checked by the server, and a managed link.
  * Run: pnpm --filter @abi/link example
  */
-import { Identity, LinkManager, TokenVerifier, encodeTokenChain, issueToken, secureTcpTransport } from '@abi/link';
+import { Identity, LinkManager, TokenVerifier, authorizeConnection, encodeTokenChain, issueToken, secureTcpTransport } from '@abi/link';
 
 // 1. Identities (Identity.load(path) reads a 0600 key file; identity.save(path) writes one).
 const admin = Identity.generate();
@@ -15,7 +15,8 @@ const verifier = new TokenVerifier({ trustedIssuers: [admin.nodeId] });
 await using serverTransport = secureTcpTransport({ identity: server, allow: [client.nodeId] });
 serverTransport.handle('publish', (payload, ctx) => {
   const { token, topic } = payload as { token: Uint8Array; topic: string };
-  const grant = verifier.verify(token, { subject: ctx.connection.remoteIdentity ?? '', scope: 'publish', resource: topic });
+  // the token's subject must be the authenticated peer; a bad token closes the connection
+  const grant = authorizeConnection(ctx.connection, token, verifier, { scope: 'publish', resource: topic });
   return `published to ${topic} as ${grant.subject.slice(0, 12)}…`;
 });
 const listener = await serverTransport.listen('127.0.0.1:0');
