@@ -211,8 +211,12 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
       framer.maxFrame = bytes;
     },
     close(): void {
-      if (!socket.destroyed) socket.end();
-      setImmediate(() => socket.destroy()).unref();
+      if (socket.destroyed) return;
+      // graceful: queued records (the CLOSE record last) are flushed; a peer that never reads is cut after 5 s
+      socket.end();
+      const t = setTimeout(() => socket.destroy(), 5000);
+      t.unref();
+      socket.once('close', () => { clearTimeout(t); });
     },
   };
 }
