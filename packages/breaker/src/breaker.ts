@@ -429,14 +429,14 @@ export class CircuitBreaker implements Policy {
     return e;
   }
 
-  async #runGuarded<T>(fn: PolicyFn<T>, context: PolicyContext): Promise<T> {
+  #runGuarded<T>(fn: PolicyFn<T>, context: PolicyContext): Promise<T> {
     const signal = context.signal;
     if (signal?.aborted === true) {
       this.#cancelled++;
       return guard(fn, context, undefined);
     }
     const p = this.tryAcquire();
-    if (!p.ok) throw this.#rejectionError(p.reason);
+    if (!p.ok) return RESOLVED.then(this.#rejectionThrower(p.reason));
     // The outcome is reported below, straight to #settle: retire the permit now.
     let halfOpen = false;
     let epoch = this.#epoch;

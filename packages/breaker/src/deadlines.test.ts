@@ -13,9 +13,9 @@ describe('DeadlineQueue (fake timers)', () => {
   it('fires each deadline at its time with a single timer', async () => {
     const q = new DeadlineQueue(100);
     const fired: string[] = [];
-    q.add(() => fired.push('a'));
+    q.add({ onDeadline: () => fired.push('a') });
     await vi.advanceTimersByTimeAsync(30);
-    q.add(() => fired.push('b'));
+    q.add({ onDeadline: () => fired.push('b') });
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(69);
     expect(fired).toEqual([]);
@@ -26,11 +26,11 @@ describe('DeadlineQueue (fake timers)', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a cancelled deadline never fires; with nothing live the timer is unref\'d, lapses and is not re-armed', async () => {
+  it('a cancelled deadline never fires; with nothing live the timer lapses and is not re-armed', async () => {
     const q = new DeadlineQueue(50);
     const fired: number[] = [];
-    const a = q.add(() => fired.push(1));
-    const b = q.add(() => fired.push(2));
+    const a = q.add({ onDeadline: () => fired.push(1) });
+    const b = q.add({ onDeadline: () => fired.push(2) });
     q.cancel(a);
     expect(vi.getTimerCount()).toBe(1);
     q.cancel(b);
@@ -44,25 +44,22 @@ describe('DeadlineQueue (fake timers)', () => {
   it('one timer serves back-to-back calls (no timer per call)', async () => {
     const q = new DeadlineQueue(100);
     const set = vi.spyOn(globalThis, 'setTimeout');
-    for (let i = 0; i < 50; i++) q.cancel(q.add(() => {}));
+    for (let i = 0; i < 50; i++) q.cancel(q.add({ onDeadline: () => {} }));
     expect(set).toHaveBeenCalledTimes(1);
     set.mockRestore();
     await vi.advanceTimersByTimeAsync(100);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('the unref\'d timer is ref\'d again when a deadline goes live', () => {
+  it('its timer does not keep the process alive', () => {
     vi.useRealTimers();
     try {
       const q = new DeadlineQueue(60_000);
-      const d = q.add(() => {});
       const handles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
       const before = handles();
-      q.cancel(d);
-      expect(handles()).toBe(before - 1); // unref'd: no longer keeps the process alive
-      const e = q.add(() => {});
+      const d = q.add({ onDeadline: () => {} });
       expect(handles()).toBe(before);
-      q.cancel(e);
+      q.cancel(d);
     } finally {
       vi.useFakeTimers();
     }
@@ -80,9 +77,11 @@ describe('DeadlineQueue (fake timers)', () => {
           for (const o of ops) {
             if (o === 'add') {
               const e = { d: undefined as unknown as ReturnType<DeadlineQueue['add']>, fired: 0, cancelled: false, at: Date.now() + ms, firedAt: -1 };
-              e.d = q.add(() => {
-                e.fired++;
-                e.firedAt = Date.now();
+              e.d = q.add({
+                onDeadline: () => {
+                  e.fired++;
+                  e.firedAt = Date.now();
+                },
               });
               entries.push(e);
             } else if ('cancel' in o) {
@@ -109,10 +108,10 @@ describe('DeadlineQueue (fake timers)', () => {
 
   it('stays bounded while calls keep completing behind one hung call', () => {
     const q = new DeadlineQueue(10_000);
-    q.add(() => {}); // never completes
+    q.add({ onDeadline: () => {} }); // never completes
     let max = 0;
     for (let i = 0; i < 100_000; i++) {
-      q.cancel(q.add(() => {}));
+      q.cancel(q.add({ onDeadline: () => {} }));
       max = Math.max(max, q.retained);
     }
     expect(q.size).toBe(1);

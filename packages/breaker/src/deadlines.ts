@@ -1,9 +1,14 @@
+/** What a deadline calls when it passes. */
+export interface DeadlineTarget {
+  onDeadline(): void;
+}
+
 /** One pending deadline. */
 export interface Deadline {
-  /** Wall-clock time (Date.now) at which `fire` runs. */
+  /** Wall-clock time (Date.now) at which the target is called. */
   readonly at: number;
   active: boolean;
-  readonly fire: () => void;
+  readonly target: DeadlineTarget;
 }
 
 /**
@@ -12,8 +17,9 @@ export interface Deadline {
  * oldest live deadline. Adding a deadline costs a clock read and a push; cancelling marks it
  * dead. Dead entries are dropped from the head as the timer runs, and the queue is compacted
  * when more than half of it is dead, so it holds at most about twice the live deadlines.
- * With no live deadline left the timer is not cleared (re-arming per call would cost a timer per
- * call again) but unref'd, so it keeps no process alive; it lapses at its time.
+ * With no live deadline left the timer is not cleared (re-arming it per call would cost a timer
+ * per call again); it lapses at its time. The timer is unref'd: a pending timeout does not by
+ * itself keep the process alive (whatever the call waits on, a socket or a timer, does).
  *
  * Uses `Date.now()` and `setTimeout`, so `vi.useFakeTimers()` controls it.
  */
@@ -38,11 +44,10 @@ export class DeadlineQueue {
     return this.#queue.length;
   }
 
-  add(fire: () => void): Deadline {
-    const d: Deadline = { at: Date.now() + this.ms, active: true, fire };
+  add(target: DeadlineTarget): Deadline {
+    const d: Deadline = { at: Date.now() + this.ms, active: true, target };
     this.#queue.push(d);
     if (this.#timer === undefined) this.#arm(this.ms);
-    else if (this.#live === 0) this.#timer.ref();
     this.#live++;
     return d;
   }
@@ -51,9 +56,7 @@ export class DeadlineQueue {
     if (!d.active) return;
     d.active = false;
     if (--this.#live === 0) {
-      this.#timer?.unref();
-      this.#queue.length = 0;
-      this.#head = 0;
+      this.#clear();
       return;
     }
     const q = this.#queue;
@@ -74,8 +77,16 @@ export class DeadlineQueue {
     }
   }
 
+  /** Every entry is dead: drop them (pop, not `length = 0`, which frees the backing store). */
+  #clear(): void {
+    const q = this.#queue;
+    while (q.length > 0) q.pop();
+    this.#head = 0;
+  }
+
   #arm(ms: number): void {
     this.#timer = setTimeout(this.#tick, Math.max(0, ms));
+    this.#timer.unref();
   }
 
   readonly #tick = (): void => {
@@ -89,17 +100,16 @@ export class DeadlineQueue {
         d.active = false;
         this.#live--;
         this.#head++;
-        d.fire();
+        d.target.onDeadline();
       } else this.#head++;
     }
     const next = this.#queue[this.#head];
     if (next === undefined) {
-      this.#queue.length = 0;
-      this.#head = 0;
+      this.#clear();
       return;
     }
     this.#trim();
-    // fire() may have added a deadline, which armed the timer already.
+    // onDeadline() may have added a deadline, which armed the timer already.
     if ((this.#timer as ReturnType<typeof setTimeout> | undefined) === undefined) this.#arm(next.at - now);
   };
 }

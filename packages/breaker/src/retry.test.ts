@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Backoff, CircuitOpenError, RetryExecutor, isRetriesExhaustedError, retry, type RetryOptions } from './index.js';
+import { Backoff, CircuitOpenError, RetryExecutor, isRetriesExhaustedError, retry, type PolicyContext, type RetryOptions } from './index.js';
 
 const never = () => 0.5;
 
@@ -67,7 +67,7 @@ describe('RetryExecutor (fake timers)', () => {
   function failing(n: number, value = 'ok') {
     let calls = 0;
     const attempts: number[] = [];
-    const fn = vi.fn(({ attempt }: { attempt?: number }) => {
+    const fn = vi.fn(({ attempt }: PolicyContext) => {
       attempts.push(attempt ?? -1);
       if (calls++ < n) return Promise.reject(new Error(`fail ${calls}`));
       return Promise.resolve(value);
