@@ -5,6 +5,7 @@
  *   flock /tmp/abi-bench.lock pnpm --filter @abi/transport bench [--quick]
  */
 import { fork } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compare, machine, row, writeReport, type Case, type Goal, type Group, type Table } from '@abi/bench-kit';
@@ -20,6 +21,7 @@ const pkgDir = path.resolve(here, '..');
 const quick = process.argv.includes('--quick');
 const opts = quick ? { samples: 3, sampleMs: 150, warmupMs: 200 } : { samples: 7, sampleMs: 300, warmupMs: 500 };
 const IDLE = Number(process.env.IDLE_CONNECTIONS ?? 5000);
+const loadBefore = os.loadavg()[0] ?? 0;
 
 /** The "small CBOR object" of baselines.md §4: 11 fields, ~200 bytes. */
 const task = {
@@ -261,6 +263,7 @@ writeReport(pkgDir, {
   tables,
   goals,
   notes: [
+    `Machine load average (1 min) at start / end of the run: ${loadBefore.toFixed(1)} / ${(os.loadavg()[0] ?? 0).toFixed(1)} on ${os.cpus().length} vCPUs (other jobs share the machine; ratios within one run are what count).`,
     'Servers run in a forked child process, clients in the parent, both free-running on the 2 vCPUs (cross-vCPU wake-ups dominate RTT on this machine, see research/baselines.md §6).',
     'The minimal node:net + cbor-x contender uses the same 24-byte header and batches writes per tick; it has no deadlines, cancellation, limits, keep-alive or validation.',
     'grpc-js is pre-warmed with thousands of calls; its payload is the same cbor-x bytes in a proto `bytes` field.',
