@@ -109,14 +109,14 @@ console.log('fdatasync', tables.at(-1));
 {
   const rows: (string | number)[][] = [];
   let best = 0;
-  for (const inflight of [1, 256, 4096]) {
+  for (const inflight of [1, 256, 1024, 4096]) {
     const r = await inMemoryThroughput(secs(3), inflight);
     best = Math.max(best, r.entriesPerSec);
     rows.push([inflight, Math.round(r.entriesPerSec), r.committed]);
     console.log('in-memory', r);
   }
   tables.push({ title: '3-node in-memory cluster in one process (256-byte entries, LocalNetwork, MemoryRaftStorage)', columns: ['proposals in flight', 'entries/s committed', 'entries'], rows });
-  goals.push({ goal: '3-node in-memory cluster in one process ≥ 300 000 entries/s committed', measured: `${Math.round(best).toLocaleString('en-US')} entries/s (4096 in flight)`, met: best >= 300_000 });
+  goals.push({ goal: '3-node in-memory cluster in one process ≥ 300 000 entries/s committed', measured: `${Math.round(best).toLocaleString('en-US')} entries/s (best of the in-flight levels)`, met: best >= 300_000 });
 }
 
 // ---------------------------------------------------------------- 4 + 5. processes on loopback

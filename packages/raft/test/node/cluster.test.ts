@@ -116,4 +116,27 @@ describe('createRaftCluster + KV example', () => {
     expect(await kv2.get('k0')).toBe(185);
     expect(Buffer.from(sms2.get(l2.id)!.snapshot()).equals(Buffer.from(before))).toBe(true);
   });
+
+  it('malformed or out-of-range inbound messages are rejected with typed errors, counted, and change nothing', async () => {
+    const { cluster, kv } = await kvCluster(['a', 'b', 'c']);
+    const leader = await cluster.waitForLeader({ signal: AbortSignal.timeout(10_000) });
+    await kv(leader.id).put('k', 1);
+    const follower = [...cluster.nodes.values()].find((n) => n !== leader)!;
+    const before = follower.metrics();
+    const lbefore = leader.metrics();
+    const term = before.term;
+    // a response from a node that is not a member, to the leader
+    leader.step({ type: 'app-resp', from: 'intruder', to: leader.id, term, reject: false, index: 1_000_000, hintIndex: 0, hintTerm: 0 });
+    // an impossible index, and a message addressed to another node
+    follower.step({ type: 'app', from: leader.id, to: follower.id, term, prevIndex: -1, prevTerm: 0, commit: 0, entries: [] });
+    follower.step({ type: 'heartbeat', from: leader.id, to: 'someone-else', term, commit: 1, context: '' });
+    const after = follower.metrics();
+    const lafter = leader.metrics();
+    expect(lafter.invalidMessages - lbefore.invalidMessages).toBe(1);
+    expect(lafter.commit).toBe(lbefore.commit);
+    expect(after.invalidMessages - before.invalidMessages).toBe(2);
+    expect(after.term).toBe(term);
+    expect(after.commit).toBeGreaterThanOrEqual(before.commit);
+    expect(await kv(follower.id).get('k')).toBe(1);
+  });
 });

@@ -63,6 +63,7 @@ export class Harness {
     args.push('--tick-ms', String(this.#opts.tickMs ?? 10), '--timeout-ms', String(this.#opts.timeoutMs ?? 1500));
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.#procs.set(id, child);
+    reapOnExit(child);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
       if (this.stderr.length < 20_000) this.stderr += d;
@@ -262,4 +263,17 @@ export async function finalReads(h: Harness, keys: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+const live = new Set<{ kill(signal: NodeJS.Signals): boolean; exitCode: number | null }>();
+let reaper = false;
+/** Children must not outlive a test/bench process that crashes or is interrupted. */
+function reapOnExit(child: { kill(signal: NodeJS.Signals): boolean; exitCode: number | null; once(event: 'exit', fn: () => void): unknown }): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (reaper) return;
+  reaper = true;
+  process.once('exit', () => {
+    for (const c of live) if (c.exitCode === null) c.kill('SIGKILL');
+  });
 }

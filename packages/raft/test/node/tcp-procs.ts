@@ -40,6 +40,7 @@ export class ProcessCluster {
     for (const [pid, addr] of Object.entries(this.addresses)) if (pid !== id) args.push('--peer', `${pid}=${addr}`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#procs.set(id, child);
+    reapOnExit(child);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
       if (this.stderr.length < 20_000) this.stderr += `[${id}] ${d}`;
@@ -67,4 +68,17 @@ export class ProcessCluster {
   async close(): Promise<void> {
     for (const id of [...this.#procs.keys()]) await this.kill(id);
   }
+}
+
+const live = new Set<{ kill(signal: NodeJS.Signals): boolean; exitCode: number | null }>();
+let reaper = false;
+/** Children must not outlive a test/bench process that crashes or is interrupted. */
+function reapOnExit(child: { kill(signal: NodeJS.Signals): boolean; exitCode: number | null; once(event: 'exit', fn: () => void): unknown }): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (reaper) return;
+  reaper = true;
+  process.once('exit', () => {
+    for (const c of live) if (c.exitCode === null) c.kill('SIGKILL');
+  });
 }
