@@ -154,6 +154,36 @@ describe('execute with timeouts and signals (fake timers)', () => {
     expect(b.stats()).toMatchObject({ successes: 1, timeouts: 0 });
   });
 
+  it('a signal first read after the timeout is already aborted, with the TimeoutError as reason', async () => {
+    const { b } = make({ timeoutMs: 10 });
+    let ctx: { readonly signal?: AbortSignal } | undefined;
+    const p = b.execute((c) => {
+      ctx = c;
+      return new Promise(() => {});
+    });
+    const caught = p.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    const err = await caught;
+    expect(ctx?.signal?.aborted).toBe(true);
+    expect(ctx?.signal?.reason).toBe(err);
+  });
+
+  it('timeouts of concurrent calls each fire at their own deadline', async () => {
+    const { b } = make({ timeoutMs: 100, trip: { type: 'consecutive', failures: 10 } });
+    const settledAt: number[] = [];
+    const start = Date.now();
+    const calls = [0, 30, 60].map(async (delay) => {
+      await new Promise((r) => setTimeout(r, delay));
+      await b.execute(() => new Promise(() => {})).catch(() => {
+        settledAt.push(Date.now() - start);
+      });
+    });
+    await vi.advanceTimersByTimeAsync(200);
+    await Promise.all(calls);
+    expect(settledAt).toEqual([100, 130, 160]);
+    expect(b.stats().timeouts).toBe(3);
+  });
+
   it('aborting the caller signal settles at once with AbortedError and counts the call as cancelled', async () => {
     const { b } = make();
     const ac = new AbortController();
