@@ -173,12 +173,48 @@ async function tokens(): Promise<Group> {
 
 const mbps = (opsPerSec: number): number => (opsPerSec * FRAME) / 1e6;
 
+/** CPU time per token verification (uncached) and per handshake (both sides), from process.cpuUsage. */
+async function cpuOps(): Promise<{ title: string; columns: string[]; rows: (string | number)[][]; tokPerSec: number; hsPerSec: number }> {
+  const root = Identity.fromSeed(new Uint8Array(32).fill(10));
+  const ops = Identity.fromSeed(new Uint8Array(32).fill(11));
+  const t0 = issueToken(root, { subject: ops.publicKey, scopes: ['publish'], ttlMs: 3_600_000 });
+  const v = new TokenVerifier({ trustedIssuers: [root.nodeId], cacheSize: 0 });
+  const n = 3000;
+  for (let i = 0; i < 300; i++) v.verify([t0]);
+  let t = process.cpuUsage();
+  for (let i = 0; i < n; i++) v.verify([t0], { scope: 'publish' });
+  let u = process.cpuUsage(t);
+  const tokUs = (u.user + u.system) / n;
+  const hs = 200;
+  t = process.cpuUsage();
+  for (let i = 0; i < hs; i++) {
+    const [da, db] = memoryDuplexPair();
+    const [c, s] = await Promise.all([SecureChannel.connect(da, { identity: alice }), SecureChannel.accept(db, { identity: bob })]);
+    await c.close();
+    await s.close();
+  }
+  u = process.cpuUsage(t);
+  const hsUs = (u.user + u.system) / hs;
+  return {
+    tokPerSec: 1e6 / tokUs,
+    hsPerSec: 1e6 / hsUs,
+    title: 'CPU time per operation (process.cpuUsage, node:crypto provider)',
+    columns: ['operation', 'CPU µs', 'per second on one idle core'],
+    rows: [
+      ['token verification, single token, no cache', tokUs.toFixed(1), (1e6 / tokUs).toFixed(0)],
+      ['full handshake, both sides', hsUs.toFixed(0), (1e6 / hsUs).toFixed(0)],
+      ['full handshake, one side (half)', (hsUs / 2).toFixed(0), (2e6 / hsUs).toFixed(0)],
+    ],
+  };
+}
+
 /**
  * CPU time (not wall time) per 64 KiB record for sealing and opening, from process.cpuUsage: what
  * one core could carry if it did nothing else. Less sensitive to a loaded machine than wall time.
  */
-function cpuCost(): { title: string; columns: string[]; rows: (string | number)[][] } {
+function cpuCost(): { title: string; columns: string[]; rows: (string | number)[][]; aesMBps: number } {
   const rows: (string | number)[][] = [];
+  let aesMBps = 0;
   const payload = new Uint8Array(FRAME).fill(5);
   for (const c of ['aes-256-gcm', 'chacha20-poly1305', 'xsalsa20-poly1305'] as CipherId[]) {
     const key = new Uint8Array(32).fill(1);
@@ -195,9 +231,11 @@ function cpuCost(): { title: string; columns: string[]; rows: (string | number)[
     for (const r of recs) rx.open(r);
     const u = process.cpuUsage(t);
     const openUs = (u.user + u.system) / n;
-    rows.push([c, sealUs.toFixed(1), openUs.toFixed(1), ((FRAME / Math.max(sealUs, openUs))).toFixed(0)]);
+    const cap = FRAME / Math.max(sealUs, openUs);
+    if (c === 'aes-256-gcm') aesMBps = cap;
+    rows.push([c, sealUs.toFixed(1), openUs.toFixed(1), cap.toFixed(0)]);
   }
-  return { title: 'CPU time per 64 KiB record (process.cpuUsage; seal includes one copy to make the record contiguous)', columns: ['cipher', 'seal µs', 'open µs', 'MB/s one core per side could carry'], rows };
+  return { aesMBps, title: 'CPU time per 64 KiB record (process.cpuUsage; seal includes one copy to make the record contiguous)', columns: ['cipher', 'seal µs', 'open µs', 'MB/s one core per side could carry'], rows };
 }
 
 const loadStart = os.loadavg()[0] ?? 0;
@@ -213,14 +251,17 @@ try {
   const hsNode = row(hs, 'node:crypto provider').opsPerSec;
   const tokOne = row(tk, 'single token, no cache').opsPerSec;
   const tokChain = row(tk, 'delegated chain of 2, no cache').opsPerSec;
-  const goals: Goal[] = [
-    { goal: 'secure channel 64 KiB frames ≥ 800 MB/s', measured: `${sec.toFixed(0)} MB/s (AES-256-GCM)`, met: sec >= 800 },
-    { goal: 'secure channel ≥ 0.5× plain TCP, same run', measured: `${(sec / plain).toFixed(2)}× (${sec.toFixed(0)} vs ${plain.toFixed(0)} MB/s)`, met: sec / plain >= 0.5 },
-    { goal: 'token verifications ≥ 10 000/s', measured: `${fmtOps(tokOne)} single token uncached; ${fmtOps(tokChain)} chains of 2 uncached; ${fmtOps(row(tk, 'delegated chain of 2, cached').opsPerSec)} cached`, met: tokOne >= 10_000 },
-    { goal: 'handshakes per second (reported)', measured: `${fmtOps(hsNode)} full handshakes (both sides on one core)`, met: true },
-  ];
   const cpu = cpuCost();
-  const tables = [cpu, {
+  const cpu2 = await cpuOps();
+  const cached = row(tk, 'delegated chain of 2, cached').opsPerSec;
+  const goals: Goal[] = [
+    { goal: 'secure channel 64 KiB frames ≥ 800 MB/s', measured: `${sec.toFixed(0)} MB/s wall (AES-256-GCM, one connection); the cipher's CPU cost allows ${cpu.aesMBps.toFixed(0)} MB/s per side on an idle core`, met: sec >= 800 },
+    { goal: 'secure channel ≥ 0.5× plain TCP, same run', measured: `${(sec / plain).toFixed(2)}× (${sec.toFixed(0)} vs ${plain.toFixed(0)} MB/s)`, met: sec / plain >= 0.5 },
+    { goal: 'token verifications ≥ 10 000/s', measured: `uncached single token ${fmtOps(tokOne)} wall, ${fmtOps(cpu2.tokPerSec)} per idle core by CPU time; chains of 2 uncached ${fmtOps(tokChain)}; cached ${fmtOps(cached)}`, met: tokOne >= 10_000 },
+    { goal: 'handshakes per second (reported)', measured: `${fmtOps(hsNode)} wall, both peers in one process; ${fmtOps(cpu2.hsPerSec)} per idle core by CPU time (a responder alone: about twice that)`, met: true },
+  ];
+
+  const tables = [cpu, cpu2, {
     title: 'Throughput in MB/s (64 KiB frames)',
     columns: ['case', 'MB/s', 'vs plain'],
     rows: tp.rows.map((r) => [r.name, mbps(r.opsPerSec).toFixed(0), (mbps(r.opsPerSec) / plain).toFixed(2) + '×']),
