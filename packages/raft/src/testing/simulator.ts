@@ -509,10 +509,12 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   try {
     for (const id of initial) makeNode(id, true);
     const total = (faultTicks + settleTicks) * UNITS;
-    // After `settleTicks`, keep going (up to 2000 more ticks) until some client operation
-    // completes: slow configurations (long timeouts, tiny windows) may need longer to recover.
+    // After `settleTicks`, keep going (up to 2000 more ticks) until a client operation has
+    // completed and a leader exists: slow configurations (long timeouts, tiny windows, split
+    // votes after a reconfiguration) may need longer to recover.
     const hardLimit = total + 2000 * UNITS;
-    for (; now < total || (stats.opsOk === okBeforeSettle && now < hardLimit); now++) {
+    const settled = (): boolean => stats.opsOk > okBeforeSettle && currentLeader() !== null;
+    for (; now < total || (now < hardLimit && (now % UNITS !== 0 || !settled())); now++) {
       const faultPhase = now < faultTicks * UNITS;
       crashing = faultPhase;
       if (!faultPhase && now === faultTicks * UNITS) {
