@@ -217,6 +217,8 @@ class FramedConnection implements Connection {
   #peerMaxInFlight = 1024;
   readonly #slotWaiters: (() => void)[] = [];
   readonly #methodCache: MethodCache = { bytes: EMPTY, name: '' };
+  #messagesPending = 0;
+  #readPaused = false;
   #recvSeen = false;
   #active = false;
   #pingOutstanding = false;
@@ -493,13 +495,31 @@ class FramedConnection implements Connection {
       deadline: undefined,
       signal: (this.#messageController ??= new AbortController()).signal,
     };
+    let r: unknown;
     try {
-      const r = handler(body, ctx);
-      if (isThenable(r)) r.then(noop, noop);
+      r = handler(body, ctx);
     } catch {
-      // one-way: nobody to tell
+      return; // one-way: nobody to tell
+    }
+    if (isThenable(r)) {
+      // Receive-side back-pressure: at most maxInFlight message handlers pending; beyond that the
+      // stream is paused, the socket buffers fill, and the sender's send() waits for drain.
+      this.#messagesPending++;
+      if (this.#messagesPending >= this.#opts.maxInFlight && !this.#readPaused) {
+        this.#readPaused = true;
+        this.#stream.pause?.();
+      }
+      r.then(this.#messageDone, this.#messageDone);
     }
   }
+
+  readonly #messageDone = (): void => {
+    this.#messagesPending--;
+    if (this.#readPaused && this.#messagesPending < this.#opts.maxInFlight >> 1 && this.#state !== 'closed') {
+      this.#readPaused = false;
+      this.#stream.resume?.();
+    }
+  };
 
   #onRequest(f: Frame): void {
     const id = f.id;

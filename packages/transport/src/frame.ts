@@ -61,6 +61,14 @@ export interface FrameDecoderOptions {
 export type DecoderState = 'idle' | 'header' | 'payload' | 'failed';
 
 /**
+ * A buffer to assemble a payload split across chunks: uninitialised memory (every byte is
+ * overwritten before the frame is emitted), so large payloads are not zero-filled first.
+ */
+function assemblyBuffer(length: number): Uint8Array {
+  return length >= 4096 ? Buffer.allocUnsafeSlow(length) : new Uint8Array(length);
+}
+
+/**
  * Validates a 24-byte header starting at `off` of `buf`; returns the payload length.
  * Throws a {@link FrameError} naming the field and offset.
  */
@@ -146,7 +154,7 @@ export class FrameDecoder {
         this.#emit(this.#headerView, 0, chunk.subarray(pos, pos + length));
         pos += length;
       } else {
-        this.#payload = new Uint8Array(length);
+        this.#payload = assemblyBuffer(length);
         this.#payloadFill = 0;
         pos = this.#fillPayload(chunk, pos);
         if (this.#inPayload()) return;
@@ -162,7 +170,7 @@ export class FrameDecoder {
         pos = start + length;
       } else {
         this.#header.set(chunk.subarray(pos, start));
-        this.#payload = new Uint8Array(length);
+        this.#payload = assemblyBuffer(length);
         this.#payloadFill = 0;
         this.#fillPayload(chunk, start);
         return;
@@ -271,7 +279,7 @@ export class FrameEncoder {
   readonly #copyThreshold: number;
   #chunks: Uint8Array[] = [];
   #buf: Uint8Array = new Uint8Array(0);
-  #nextSize = 512;
+  #nextSize = 128;
   #start = 0;
   #pos = 0;
   #bytes = 0;

@@ -290,3 +290,42 @@ describe('tcp - back-pressure', () => {
     await until(() => received >= attempts * chunk.length, 'all bytes received', 20_000);
   });
 });
+
+describe('tcp - receive-side back-pressure', () => {
+  it('slow one-way handlers pause reading; the sender waits; nothing is lost when they catch up', async () => {
+    const s = await server({ maxInFlight: 16 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let pending = 0;
+    let peak = 0;
+    let handled = 0;
+    s.t.handle('slow', async () => {
+      pending++;
+      peak = Math.max(peak, pending);
+      await gate;
+      pending--;
+      handled++;
+    });
+    const conn = await client({ sendQueueBytes: 64 * 1024 }).dial(s.address);
+    const total = 20_000;
+    const body = new Uint8Array(1024);
+    let sent = 0;
+    const sender = (async () => {
+      for (let i = 0; i < total; i++) {
+        await conn.send('slow', body);
+        sent++;
+      }
+    })();
+    let last = -1;
+    while (sent !== last) {
+      last = sent;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sent).toBeLessThan(total);
+    // Handlers started is bounded by the limit plus one received chunk of messages.
+    expect(peak).toBeLessThan(16 + 128);
+    release();
+    await sender;
+    await until(() => handled === total, 'all messages handled', 20_000);
+  });
+});
