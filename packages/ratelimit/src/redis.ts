@@ -271,15 +271,24 @@ export class RedisRateLimiter implements AsyncDisposable {
         pending.done = true;
         resolve(this.#unavailable(key, n, now, new StoreUnavailableError(`redis decision failed: ${String(e)}`, e)));
       };
-      client.callBuffer('evalsha', args).then(onReply, (e: unknown) => {
-        if (e instanceof Error && e.message.startsWith('NOSCRIPT') && !pending.done) {
-          this.#scriptLoads++;
-          args[0] = this.#script;
-          client.callBuffer('eval', args).then(onReply, onError);
-        } else {
-          onError(e);
-        }
-      });
+      try {
+        client.callBuffer('evalsha', args).then(onReply, (e: unknown) => {
+          if (e instanceof Error && e.message.startsWith('NOSCRIPT') && !pending.done) {
+            this.#scriptLoads++;
+            args[0] = this.#script;
+            try {
+              client.callBuffer('eval', args).then(onReply, onError);
+            } catch (e2) {
+              onError(e2);
+            }
+          } else {
+            onError(e);
+          }
+        });
+      } catch (e) {
+        onError(e);
+        return;
+      }
       this.#track(pending);
     });
   }
