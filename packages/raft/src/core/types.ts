@@ -171,8 +171,10 @@ export interface SnapshotMessage extends MessageBase {
 }
 
 /**
- * InstallSnapshot response: `nextOffset` is the next byte the follower expects for snapshot
- * `index` (resume point). `done` with `reject: false` means the snapshot was adopted.
+ * InstallSnapshot chunk acknowledgement: `nextOffset` is the next byte the follower expects for
+ * snapshot `index` (the resume point); `reject` when the chunk did not fit (gap, or no transfer
+ * in progress) and the leader must resume from `nextOffset`. Adopting the complete snapshot is
+ * acknowledged with an `app-resp` for the snapshot index instead. `done` is reserved (false).
  */
 export interface SnapshotResponseMessage extends MessageBase {
   readonly type: 'snap-resp';
