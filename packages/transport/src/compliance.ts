@@ -295,6 +295,32 @@ export function transportCompliance(name: string, factory: ComplianceFactory): v
       expect(await client.clientStream('sum', [1, 2, 3])).toBe(6);
     });
 
+    it('client stream - the handler may answer before the source ends; the source is stopped', async () => {
+      const { client } = await pair(({ b }) =>
+        b.handle('firstThree', async (source) => {
+          const got: unknown[] = [];
+          for await (const x of source as AsyncIterable<unknown>) {
+            got.push(x);
+            if (got.length === 3) break;
+          }
+          return got;
+        }),
+      );
+      let stopped = false;
+      async function* endless(): AsyncGenerator<number> {
+        try {
+          for (let i = 0; ; i++) {
+            yield i;
+            await nextTurn();
+          }
+        } finally {
+          stopped = true;
+        }
+      }
+      expect(await client.clientStream('firstThree', endless())).toEqual([0, 1, 2]);
+      await until(() => stopped, 'source stopped');
+    });
+
     it('drop - pending calls fail at once when the connection is aborted', async () => {
       let started = 0;
       const { client, server } = await pair(({ b }) =>

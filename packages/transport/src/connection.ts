@@ -346,8 +346,15 @@ class FramedConnection implements Connection {
           this.#endServed(call);
           call.abort(new TransportError('ABORTED', 'cancelled by the caller'));
         } else {
-          // The caller of a client stream we are sending on stopped listening.
-          this.#calls.get(f.id)?.reject(new TransportError('ABORTED', 'cancelled by the peer'));
+          // The handler of a client stream we are sending on stopped listening.
+          const mine = this.#calls.get(f.id);
+          if (mine !== undefined) {
+            this.#finishCall(f.id, mine);
+            const w = mine.creditWaiter;
+            mine.creditWaiter = undefined;
+            w?.();
+            mine.reject(new TransportError('ABORTED', 'cancelled by the peer'));
+          }
         }
         return;
       }
@@ -396,7 +403,7 @@ class FramedConnection implements Connection {
     const hello = h as Record<string, unknown>;
     const versions = hello.v;
     if (!Array.isArray(versions) || !versions.includes(PROTOCOL_VERSION)) {
-      throw new TransportError('PROTOCOL_ERROR', `no common protocol version (peer offers ${JSON.stringify(versions)})`);
+      throw new TransportError('PROTOCOL_ERROR', `no common protocol version (peer offers ${String(versions).slice(0, 64)})`);
     }
     const num = (k: string, min: number, max: number): number => {
       const v = hello[k];
