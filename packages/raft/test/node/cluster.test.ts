@@ -139,4 +139,19 @@ describe('createRaftCluster + KV example', () => {
     expect(after.commit).toBeGreaterThanOrEqual(before.commit);
     expect(await kv(follower.id).get('k')).toBe(1);
   });
+
+  it('leadership transfer: the target becomes leader and serves writes; acknowledged data stays', async () => {
+    const { cluster, kv } = await kvCluster(['a', 'b', 'c']);
+    const leader = await cluster.waitForLeader({ signal: AbortSignal.timeout(10_000) });
+    await kv(leader.id).put('t', 1);
+    const target = ['a', 'b', 'c'].find((id) => id !== leader.id)!;
+    const changes: (string | null)[] = [];
+    cluster.node(target).onLeaderChange((l) => changes.push(l));
+    leader.transferLeadership(target);
+    while (!cluster.node(target).isLeader) await new Promise((r) => setTimeout(r, 10));
+    expect(changes).toContain(target);
+    await kv(target).put('t', 2);
+    expect(await kv(leader.id).get('t')).toBe(2);
+    expect(cluster.node(target).metrics().peers.map((p) => p.id).sort()).toEqual(['a', 'b', 'c'].filter((id) => id !== target).sort());
+  });
 });
