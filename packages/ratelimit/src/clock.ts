@@ -65,6 +65,30 @@ export class ManualClock implements Clock {
     return this.#timers.filter((t) => !t.cancelled).length;
   }
 
+  /** Time of the earliest pending timer, or undefined when none is pending. */
+  get nextTimerAt(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.#timers) if (!t.cancelled && (at === undefined || t.at < at)) at = t.at;
+    return at;
+  }
+
+  /**
+   * Moves time to the earliest pending timer and runs it (and only it). Returns false, leaving time
+   * alone, when no timer is pending. For stepping a simulation one event at a time.
+   */
+  runNext(): boolean {
+    let next: ManualTimer | undefined;
+    for (const t of this.#timers) {
+      if (t.cancelled) continue;
+      if (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq)) next = t;
+    }
+    if (next === undefined) return false;
+    this.#timers = this.#timers.filter((t) => t !== next && !t.cancelled);
+    if (next.at > this.#now) this.#now = next.at;
+    next.callback();
+    return true;
+  }
+
   /** Moves time forward by `ms`, running every timer that falls due on the way. */
   advance(ms: number): void {
     this.set(this.#now + ms);

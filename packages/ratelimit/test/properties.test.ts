@@ -118,3 +118,49 @@ describe('sliding log against a naive model', () => {
     );
   });
 });
+
+describe('acquire properties', () => {
+  it('serves each key FIFO and never admits more than burst + rate × elapsed (token bucket, fake clock)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom(1, 2.5, 10),
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 400 }), n: fc.integer({ min: 1, max: 6 }), key: fc.constantFrom('a', 'b') }), { minLength: 1, maxLength: 25 }),
+        async (burst, rate, calls) => {
+          const clock = new ManualClock(0);
+          const rl = new RateLimiter({ requestsPerSecond: rate, burst, clock });
+          const served: { key: string; seq: number; t: number; n: number }[] = [];
+          const pending: Promise<unknown>[] = [];
+          let seq = 0;
+          for (const c of calls) {
+            const until = clock.now() + c.dt;
+            // Run the timers due before this arrival one at a time (each admission is then
+            // recorded at the time it was made), then arrive.
+            for (let at = clock.nextTimerAt; at !== undefined && at <= until; at = clock.nextTimerAt) {
+              clock.runNext();
+              await new Promise((r) => setImmediate(r));
+            }
+            clock.set(until);
+            const n = Math.min(c.n, burst);
+            const me = seq++;
+            pending.push(rl.acquire(c.key, n).then(() => served.push({ key: c.key, seq: me, t: clock.now(), n })));
+            await Promise.resolve();
+          }
+          // Step from timer to timer, so each admission is recorded at the time it was made.
+          while (clock.runNext()) await new Promise((r) => setImmediate(r));
+          await Promise.all(pending);
+          expect(served).toHaveLength(calls.length);
+          for (const key of ['a', 'b']) {
+            const order = served.filter((s) => s.key === key).map((s) => s.seq);
+            expect(order).toEqual([...order].sort((x, y) => x - y));
+            const admits = served.filter((s) => s.key === key).sort((x, y) => x.t - y.t);
+            expect(worstExcess(admits, burst, rate / 1000, 1)).toBeLessThanOrEqual(1e-6);
+          }
+          expect(rl.stats()).toMatchObject({ waiting: 0, waitingKeys: 0 });
+          expect(clock.pendingTimers).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
