@@ -213,6 +213,31 @@ describe('CircuitBreaker state machine (tryAcquire)', () => {
     expect(b.state).toBe('open');
   });
 
+  it('a saturated half-open breaker rejects with reason half-open-full and retryAfterMs 0', () => {
+    const { b, clock } = make({ trip: { type: 'consecutive', failures: 1 }, halfOpenMaxCalls: 1 });
+    fail(b, 1);
+    clock.advance(1_000);
+    permit(b.tryAcquire());
+    const r = b.tryAcquire();
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect([r.reason, r.retryAfterMs]).toEqual(['half-open-full', 0]);
+    expect(r.toError()).toMatchObject({ code: 'CIRCUIT_OPEN', reason: 'half-open-full', retryAfterMs: 0 });
+    expect(b.retryAfterMs()).toBe(0);
+  });
+
+  it('a state-change listener that isolates the breaker on half-open is respected by the admitting call', () => {
+    const { b, clock } = make({ trip: { type: 'consecutive', failures: 1 } });
+    b.onStateChange((e) => {
+      if (e.to === 'half-open') b.isolate();
+    });
+    fail(b, 1);
+    clock.advance(1_000);
+    const r = b.tryAcquire();
+    expect(r.ok ? null : r.reason).toBe('isolated');
+    expect(b.state).toBe('isolated');
+  });
+
   it('isolate() holds the breaker until every handle is released; reset() drops holds', () => {
     const { b } = make();
     const h1 = b.isolate();

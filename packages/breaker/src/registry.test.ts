@@ -58,6 +58,15 @@ describe('CircuitRegistry', () => {
     expect(reg2.get('b').state).toBe('closed');
   });
 
+  it('a saved state that does not fit the breaker\'s trip policy fails at get() with the field named', () => {
+    const reg = new CircuitRegistry({ defaults: { trip: { type: 'consecutive', failures: 1 } } });
+    reg.get('a');
+    const saved = reg.toJSON();
+    const other = new CircuitRegistry({ defaults: { trip: { type: 'count', size: 5 } }, initialStates: saved });
+    expect(() => other.get('a')).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'initialState.window.type' }));
+    expect(other.get('b').state).toBe('closed');
+  });
+
   it('is bounded: a new name beyond maxBreakers throws REGISTRY_FULL', () => {
     using reg = new CircuitRegistry({ maxBreakers: 2 });
     reg.get('a');
