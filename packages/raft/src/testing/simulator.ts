@@ -229,8 +229,18 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     clients[op.client] = null;
   };
 
+  // Messages whose term (and, for granted votes, vote) must already be durable when sent.
+  const DURABLE_TERM = new Set<Message['type']>(['vote', 'vote-resp', 'app', 'app-resp', 'heartbeat', 'heartbeat-resp', 'snap', 'snap-resp', 'timeout-now']);
   const send = (m: Message): void => {
     stats.messages++;
+    const from = nodes.get(m.from);
+    if (from !== undefined && DURABLE_TERM.has(m.type) && !options.injectAckBeforePersist) {
+      const hs = from.mem.disk.hardState;
+      if (m.term > hs.term) fail(`persist before send: ${m.from} sent ${m.type} in term ${m.term} with term ${hs.term} on disk`);
+      if (m.type === 'vote-resp' && !m.reject && hs.vote !== m.to) {
+        fail(`persist before send: ${m.from} granted its vote to ${m.to} with vote ${String(hs.vote)} on disk`);
+      }
+    }
     if (params.dropRate > 0 && r() < params.dropRate) {
       stats.dropped++;
       return;
