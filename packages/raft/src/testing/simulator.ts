@@ -237,6 +237,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     if (from !== undefined && DURABLE_TERM.has(m.type) && !options.injectAckBeforePersist) {
       const hs = from.mem.disk.hardState;
       if (m.term > hs.term) fail(`persist before send: ${m.from} sent ${m.type} in term ${m.term} with term ${hs.term} on disk`);
+      if (m.type === 'app-resp' && !m.reject && m.index > from.mem.disk.lastIndex()) {
+        fail(`persist before send: ${m.from} acknowledged index ${m.index} with ${from.mem.disk.lastIndex()} on disk`);
+      }
       if (m.type === 'vote-resp' && !m.reject && hs.vote !== m.to) {
         fail(`persist before send: ${m.from} granted its vote to ${m.to} with vote ${String(hs.vote)} on disk`);
       }
