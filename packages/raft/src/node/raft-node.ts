@@ -280,7 +280,8 @@ export class RaftNode implements AsyncDisposable {
   /**
    * Linearizable read barrier (ReadIndex): resolves with a read index once this node has
    * applied at least up to it, so reading the local state machine afterwards is linearizable.
-   * Works on followers (the request is forwarded to the leader).
+   * Works on followers (the request is forwarded to the leader); while no leader is known it
+   * waits for one (bound the wait with `signal`).
    */
   read(options: WaitOptions = {}): Promise<number> {
     const { signal } = options;
@@ -291,7 +292,14 @@ export class RaftNode implements AsyncDisposable {
         throw new RaftError('proposal-dropped', `too many pending reads (${this.#reads.size})`);
       }
       const ctx = `${this.id}/${++this.#readSeq}`;
-      this.#raw.readIndex(ctx);
+      let issuedAt = this.#ticks;
+      try {
+        this.#raw.readIndex(ctx);
+      } catch (e) {
+        // No leader known yet (an election is running): wait for one, bounded by the signal.
+        if (!(isRaftError(e) && e.code === 'not-leader')) throw e;
+        issuedAt = -Infinity;
+      }
       this.#kick();
       return new Promise<number>((resolve, reject) => {
         let key = ctx;
@@ -301,7 +309,7 @@ export class RaftNode implements AsyncDisposable {
           reject(new RaftError('aborted', 'read abandoned', { cause: signal?.reason }));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        const entry: PendingRead = { index: -1, issuedAt: this.#ticks, resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) };
+        const entry: PendingRead = { index: -1, issuedAt, resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) };
         this.#reads.set(ctx, entry);
       });
     } catch (e) {
