@@ -291,8 +291,11 @@ export class MemoryNetwork {
   }
 
   #schedule(fn: () => void, ms: number): void {
-    if (ms <= 0 && this.clock === realClock) setImmediate(fn);
-    else this.clock.setTimeout(fn, ms);
+    // Real time: packets in flight keep the process alive (ref'd timers), like sockets do.
+    if (this.clock === realClock) {
+      if (ms <= 0) setImmediate(fn);
+      else setTimeout(fn, ms);
+    } else this.clock.setTimeout(fn, ms);
   }
 
   #listen(address: string, onStream: (stream: ByteStream) => void, options?: AbortOptions): Promise<StreamListener> {
