@@ -105,6 +105,58 @@ describe('§4 replication and commit (bug scenarios)', () => {
     expect(s1.commitIndex).toBe(3); // the current-term entry commits, and everything before it
   });
 
+  it('§4.11 Figure 8 end to end: an old-term entry on a majority is not committed and may be overwritten', () => {
+    const ids = ['s1', 's2', 's3', 's4', 's5'];
+    const c = new Cluster({ voters: ids, config: { preVote: false, checkQuorum: false, maxSizePerMsg: 1 } });
+    const dec = new TextDecoder();
+    // (a) s1 leads term 2 and replicates X (index 3) to s2 only.
+    expect(c.elect('s1')).toBe('s1');
+    for (const o of ['s3', 's4', 's5']) c.cut('s1', o);
+    const x = c.raw('s1').propose(enc('X'));
+    c.stabilize();
+    expect(c.raw('s2').lastIndex).toBe(x);
+    // (b) s1 crashes; s5 wins term 3 with s3 and s4 and appends its no-op at index 3 locally only.
+    c.crash('s1');
+    c.heal();
+    c.filter = (m) => !(m.from === 's5' && m.type === 'app');
+    c.raw('s5').campaign();
+    c.stabilize();
+    expect(c.raw('s5').role).toBe('leader');
+    expect(c.raw('s5').lastIndex).toBe(x);
+    // (c) s5 crashes; s1 restarts and wins term 4; X (term 2) reaches s3 — a majority has it —
+    //     but the term-4 no-op does not: X must not be committed.
+    c.crash('s5');
+    c.restart('s1');
+    c.filter = (m) => {
+      if (m.type !== 'app' || !m.entries.some((e) => e.term === 4)) return true;
+      c.queue.push({ ...m, entries: m.entries.filter((e) => e.term !== 4) }); // deliver without the no-op
+      return false;
+    };
+    for (let i = 0; i < 3 && c.raw('s1').role !== 'leader'; i++) {
+      c.raw('s1').campaign();
+      c.stabilize();
+    }
+    expect(c.raw('s1').role).toBe('leader');
+    expect(c.raw('s1').term).toBe(4);
+    expect(['s1', 's2', 's3'].every((id) => c.node(id).disk.lastIndex() >= x && c.node(id).disk.term(x) === 2)).toBe(true);
+    expect(c.raw('s1').commitIndex).toBeLessThan(x); // Figure 8: counting replicas is not enough
+    // (d) s1 crashes; s5 restarts and wins term 5 (its last term 3 beats 2): it overwrites X.
+    c.crash('s1');
+    c.restart('s5');
+    c.filter = undefined;
+    for (let i = 0; i < 3 && c.raw('s5').role !== 'leader'; i++) {
+      c.raw('s5').campaign();
+      c.stabilize();
+    }
+    expect(c.raw('s5').role).toBe('leader');
+    c.raw('s5').propose(enc('Y'));
+    for (let i = 0; i < 20; i++) c.stabilize();
+    for (const id of ['s2', 's3', 's4', 's5']) {
+      expect(c.node(id).disk.term(x)).toBe(3);
+      expect(c.node(id).applied.some((e) => dec.decode(e.data) === 'X')).toBe(false);
+    }
+  });
+
   it('§4.12 a new leader appends a no-op of its term and commits it before serving reads', () => {
     const c = new Cluster({ voters: ['a', 'b', 'c'] });
     c.elect('a');
