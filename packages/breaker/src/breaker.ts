@@ -238,6 +238,8 @@ export class CircuitBreaker implements Policy {
   readonly #rejection: SharedRejection;
 
   #state: CircuitState = 'closed';
+  /** Closed and without a per-call timeout: `execute` can take its fast path. */
+  #plain = false;
   #epoch = 0;
   #closedPermit: ClosedPermit;
   #openedAt = 0;
@@ -312,6 +314,7 @@ export class CircuitBreaker implements Policy {
     this.#rejection = new SharedRejection(name);
     this.#closedPermit = new ClosedPermit(this, 0);
     if (options.initialState !== undefined) this.#restore(options.initialState);
+    this.#plain = this.#state === 'closed' && this.#timeoutMs === 0;
   }
 
   /** The current state. Open turns half-open at the next call after the reset timeout. */
@@ -363,9 +366,10 @@ export class CircuitBreaker implements Policy {
    */
   execute<T>(fn: PolicyFn<T>, options?: PolicyContext): Promise<T> {
     const context = options ?? EMPTY_CONTEXT;
-    if (this.#timeoutMs !== 0 || context.signal !== undefined) return this.#runGuarded(fn, context);
     let closed = this.#closedPermit;
-    if (this.#state !== 'closed') {
+    // #plain: closed and no per-call timeout, so the common case costs one check (and the signal's).
+    if (!this.#plain || context.signal !== undefined) {
+      if (this.#timeoutMs !== 0 || context.signal !== undefined) return this.#runGuarded(fn, context);
       const p = this.#acquireSlow();
       // Reject one microtask later: the caller's await is attached by then, which spares Node's
       // unhandled-rejection bookkeeping (most of the cost of a rejection).
@@ -384,7 +388,7 @@ export class CircuitBreaker implements Policy {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       r = Promise.reject(e);
     }
-    return Promise.resolve(r).then(closed.onValue as (v: T) => T, closed.onError);
+    return (r instanceof Promise ? (r as Promise<T>) : Promise.resolve(r)).then(closed.onValue as (v: T) => T, closed.onError);
   }
 
   async #runProbe<T>(fn: PolicyFn<T>, context: PolicyContext, p: ProbePermit): Promise<T> {
@@ -511,6 +515,7 @@ export class CircuitBreaker implements Policy {
   #to(to: CircuitState, now: number): void {
     const from = this.#state;
     this.#state = to;
+    this.#plain = to === 'closed' && this.#timeoutMs === 0;
     this.#epoch++;
     this.#transitions++;
     this.#probesInFlight = 0;
