@@ -229,6 +229,7 @@ async function leaderOf(cluster: ProcessCluster, t: TcpTransport): Promise<strin
 notes.push(
   'All processes share one 2-core VM with the other packages’ builds and tests; absolute numbers move with that load, the shape (fsync-bound single client, batching under concurrency) does not.',
   'Loopback runs: the bench process is the client (8 multiplexed connections, 256 outstanding puts); the three servers are separate Node processes with their own data directories; every acknowledged write was fdatasync’ed by a majority.',
+  'The bench script sets NODE_OPTIONS=--max-semi-space-size=32 (bench process and server processes): a larger young generation halves scavenge time for the allocation-heavy in-memory run; recommended for production nodes too.',
   'The in-memory figure is the pure core + driver with no I/O (MemoryRaftStorage, in-process LocalNetwork), as in openraft’s minimal benchmark: it bounds what the driver can do, not what a durable cluster does.',
 );
 

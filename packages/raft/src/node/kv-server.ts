@@ -12,7 +12,7 @@
  * leave the outcome unknown. Replies carry `leader` (its id) so clients can re-target.
  *
  * CLI: abi-raft-kv-server --id n1 --listen 127.0.0.1:7001 --peer n2=127.0.0.1:7002 … --data-dir DIR
- *      [--no-fsync] [--tick-ms 10]. Prints `ready <address>` on stdout once listening.
+ *      [--no-fsync] [--tick-ms 10] [--snapshot-every 100000]. Prints `ready <address>` on stdout once listening.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -84,7 +84,7 @@ export async function startKvServer(o: KvServerOptions): Promise<KvServer> {
     network: raftTransport,
     ...(o.tickMs === undefined ? {} : { tickMs: o.tickMs }),
     ...(o.core === undefined ? {} : { core: o.core }),
-    snapshotEvery: o.snapshotEvery ?? 50_000,
+    snapshotEvery: o.snapshotEvery ?? 100_000,
     ...(o.snapshotTrailing === undefined ? {} : { snapshotTrailing: o.snapshotTrailing }),
   });
   raftTransport.bind(node);
@@ -140,6 +140,7 @@ function parseArgs(argv: readonly string[]): KvServerOptions {
   let dataDir: string | undefined;
   let fsync = true;
   let tickMs: number | undefined;
+  let snapshotEvery: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -167,6 +168,12 @@ function parseArgs(argv: readonly string[]): KvServerOptions {
       case '--no-fsync':
         fsync = false;
         break;
+      case '--snapshot-every': {
+        const n = Number(need());
+        if (!Number.isSafeInteger(n) || n < 0) throw new Error('--snapshot-every must be a non-negative integer');
+        snapshotEvery = n;
+        break;
+      }
       case '--tick-ms': {
         const n = Number(need());
         if (!Number.isFinite(n) || n <= 0) throw new Error('--tick-ms must be a positive number');
@@ -178,7 +185,15 @@ function parseArgs(argv: readonly string[]): KvServerOptions {
     }
   }
   if (id === undefined || listen === undefined) throw new Error('--id and --listen are required');
-  return { id, listen, peers, fsync, ...(dataDir === undefined ? {} : { dataDir: path.resolve(dataDir) }), ...(tickMs === undefined ? {} : { tickMs }) };
+  return {
+    id,
+    listen,
+    peers,
+    fsync,
+    ...(dataDir === undefined ? {} : { dataDir: path.resolve(dataDir) }),
+    ...(tickMs === undefined ? {} : { tickMs }),
+    ...(snapshotEvery === undefined ? {} : { snapshotEvery }),
+  };
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
