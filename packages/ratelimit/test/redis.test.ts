@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHMS, ManualClock, RateLimiter, type RateLimitDecision } from '../src/index.js';
+import { SCRIPTS } from '../src/lua.js';
 import { RedisRateLimiter } from '../src/redis.js';
 import { START_REDIS, cleanup, client, closedPort, redisAvailable, uniquePrefix } from './redis-helpers.js';
 
@@ -91,6 +92,28 @@ describe.skipIf(!available)(`Redis store (skipped unless Redis runs: ${START_RED
       ),
       { numRuns: 25 },
     );
+  });
+
+  it.each([
+    ['token-bucket', 1, '00000000000010400000000000408f40', '000000000000104000000000000000000000000000409f40'],
+    ['fixed-window', 2, '00000000000000000000000000000040', '00000000000008400000000000000000000000000088b340'],
+    ['sliding-window', 2, '000000000000000000000000000000000000000000000040', '00000000000008400000000000000000000000000088c340'],
+    ['sliding-log', 2, '0000000000408f400000000000000040', '00000000000008400000000000000000000000000070b740'],
+  ] as const)('PROTOCOL.md test vector: %s', async (algorithm, n, stored, packed) => {
+    const key = `${prefix()}vector`;
+    const reply = await redis.callBuffer('eval', [SCRIPTS[algorithm], '1', key, '1000', String(n), '5', '0.001', '5000', '60000']);
+    expect(Array.isArray(reply)).toBe(true);
+    const [allowed, nums] = reply as [number, Buffer];
+    expect(allowed).toBe(1);
+    expect(nums.toString('hex')).toBe(packed);
+    expect((await redis.getBuffer(key))!.toString('hex')).toBe(stored);
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(59_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    // The memory limiter makes the same decision.
+    const mem = new RateLimiter({ requestsPerSecond: 1, burst: 5, algorithm, clock: new ManualClock(1000) });
+    const d = mem.tryAcquire('k', n);
+    expect([d.remaining, d.retryAfterMs, d.resetAtMs]).toEqual([nums.readDoubleLE(0), nums.readDoubleLE(8), nums.readDoubleLE(16)]);
   });
 
   it('two processes (two clients) share one limit', async () => {
