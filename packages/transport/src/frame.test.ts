@@ -154,6 +154,39 @@ describe('frame codec - decoder', () => {
   });
 });
 
+describe('frame codec - split payloads', () => {
+  it('large payloads in mixed chunk sizes (1 B trickles and 40 KiB slabs) reassemble exactly', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 200_000 }), fc.array(fc.integer({ min: 1, max: 40_000 }), { minLength: 1, maxLength: 40 }), fc.boolean(), (len, sizes, crc) => {
+        const payload = new Uint8Array(len);
+        for (let i = 0; i < len; i++) payload[i] = (i * 31 + 7) & 0xff;
+        const bytes = encodeFrame({ type: FrameType.STREAM_DATA, flags: FrameFlags.RAW, id: 9, payload }, { checksum: crc });
+        const chunks: Uint8Array[] = [];
+        let pos = 0;
+        for (let k = 0; pos < bytes.length; k++) {
+          const n = k % 3 === 0 ? 1 : (sizes[k % sizes.length] ?? 1);
+          chunks.push(bytes.subarray(pos, pos + n));
+          pos += n;
+        }
+        const frames = decodeAll(chunks);
+        expect(frames).toHaveLength(1);
+        expect(Buffer.compare(Buffer.from(frames[0]!.payload), Buffer.from(payload))).toBe(0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a trickled frame counts only the bytes that arrived, not the announced length', () => {
+    const header = encodeFrame({ type: FrameType.RESPONSE, flags: 0, id: 1, payload: new Uint8Array(0) });
+    new DataView(header.buffer).setUint32(16, 8 * 1024 * 1024, true);
+    const d = new FrameDecoder(() => undefined);
+    d.push(header);
+    for (let i = 0; i < 1000; i++) d.push(Uint8Array.of(i & 0xff));
+    expect(d.state).toBe('payload');
+    expect(d.buffered).toBe(1000);
+  });
+});
+
 describe('frame codec - encoder', () => {
   it('batches small frames into one buffer and keeps large payloads by reference', () => {
     const e = new FrameEncoder({ copyThreshold: 100 });

@@ -101,7 +101,13 @@ export class FrameDecoder {
   readonly #header = new Uint8Array(HEADER_SIZE);
   readonly #headerView = new DataView(this.#header.buffer);
   #headerFill = 0;
-  #payload: Uint8Array | undefined;
+  /** Pieces of a payload split across chunks (views, joined once when complete), and its length. */
+  #parts: Uint8Array[] | undefined;
+  /** Bytes used in each part (a scratch part may not be full). */
+  #partLens: number[] = [];
+  /** Index in #parts of the scratch buffer small pieces are copied into, or -1. */
+  #scratch = -1;
+  #payloadLength = 0;
   #payloadFill = 0;
   #error: FrameError | undefined;
 
@@ -114,7 +120,7 @@ export class FrameDecoder {
   /** Where the decoder is: between frames, inside a header, inside a payload, or failed. */
   get state(): DecoderState {
     if (this.#error !== undefined) return 'failed';
-    if (this.#payload !== undefined) return 'payload';
+    if (this.#parts !== undefined) return 'payload';
     return this.#headerFill > 0 ? 'header' : 'idle';
   }
 
@@ -137,7 +143,7 @@ export class FrameDecoder {
     let pos = 0;
     const end = chunk.length;
     // Finish a payload in progress.
-    if (this.#payload !== undefined) {
+    if (this.#parts !== undefined) {
       pos = this.#fillPayload(chunk, 0);
       if (this.#inPayload()) return;
     }
@@ -154,8 +160,7 @@ export class FrameDecoder {
         this.#emit(this.#headerView, 0, chunk.subarray(pos, pos + length));
         pos += length;
       } else {
-        this.#payload = assemblyBuffer(length);
-        this.#payloadFill = 0;
+        this.#startPayload(length);
         pos = this.#fillPayload(chunk, pos);
         if (this.#inPayload()) return;
       }
@@ -170,8 +175,7 @@ export class FrameDecoder {
         pos = start + length;
       } else {
         this.#header.set(chunk.subarray(pos, start));
-        this.#payload = assemblyBuffer(length);
-        this.#payloadFill = 0;
+        this.#startPayload(length);
         this.#fillPayload(chunk, start);
         return;
       }
@@ -185,7 +189,15 @@ export class FrameDecoder {
   }
 
   #inPayload(): boolean {
-    return this.#payload !== undefined;
+    return this.#parts !== undefined;
+  }
+
+  #startPayload(length: number): void {
+    this.#parts = [];
+    this.#partLens = [];
+    this.#scratch = -1;
+    this.#payloadLength = length;
+    this.#payloadFill = 0;
   }
 
   #checkPartialHeader(): void {
@@ -199,14 +211,50 @@ export class FrameDecoder {
     if (n > 5 && !knownTypes.has(h[5] ?? 0)) throw new FrameError('FRAME_INVALID', 'type', 5, `unknown frame type 0x${(h[5] ?? 0).toString(16)}`);
   }
 
+  /**
+   * Collects a payload split across chunks. Large pieces are kept as views (the ByteStream
+   * contract: delivered chunks are not modified afterwards); small pieces (a trickle) are copied
+   * into 64 KiB scratch buffers. Everything is joined with one copy when complete, so the memory
+   * held tracks what actually arrived (plus at most one scratch buffer), never the length a header
+   * merely announced, and a one-byte-at-a-time sender cannot make us hold one object per byte.
+   */
   #fillPayload(chunk: Uint8Array, pos: number): number {
-    const payload = this.#payload;
-    if (payload === undefined) return pos;
-    const take = Math.min(payload.length - this.#payloadFill, chunk.length - pos);
-    payload.set(chunk.subarray(pos, pos + take), this.#payloadFill);
+    const parts = this.#parts;
+    if (parts === undefined) return pos;
+    const take = Math.min(this.#payloadLength - this.#payloadFill, chunk.length - pos);
+    if (take >= 16 * 1024) {
+      parts.push(chunk.subarray(pos, pos + take));
+      this.#partLens.push(take);
+      this.#scratch = -1;
+    } else if (take > 0) {
+      let idx = this.#scratch;
+      let buf = idx >= 0 ? parts[idx] : undefined;
+      let used = idx >= 0 ? (this.#partLens[idx] ?? 0) : 0;
+      if (buf === undefined || buf.length - used < take) {
+        const remaining = this.#payloadLength - this.#payloadFill;
+        buf = assemblyBuffer(Math.max(take, Math.min(remaining, 64 * 1024)));
+        idx = parts.length;
+        parts.push(buf);
+        this.#partLens.push(0);
+        this.#scratch = idx;
+        used = 0;
+      }
+      buf.set(chunk.subarray(pos, pos + take), used);
+      this.#partLens[idx] = used + take;
+    }
     this.#payloadFill += take;
-    if (this.#payloadFill === payload.length) {
-      this.#payload = undefined;
+    if (this.#payloadFill === this.#payloadLength) {
+      const payload = assemblyBuffer(this.#payloadLength);
+      let off = 0;
+      for (let k = 0; k < parts.length; k++) {
+        const len = this.#partLens[k] ?? 0;
+        const part = parts[k];
+        if (part !== undefined) payload.set(len === part.length ? part : part.subarray(0, len), off);
+        off += len;
+      }
+      this.#parts = undefined;
+      this.#partLens = [];
+      this.#scratch = -1;
       this.#payloadFill = 0;
       this.#emit(this.#headerView, 0, payload);
     }
