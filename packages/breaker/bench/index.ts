@@ -15,7 +15,7 @@ const pkgDir = path.resolve(import.meta.dirname, '..');
 // through tsx would also measure tsx's keep-names helper, which wraps every closure we create.
 const { CircuitBreaker, RetryExecutor, wrap } = (await import(pathToFileURL(path.join(pkgDir, 'dist/index.js')).href)) as typeof import('../src/index.js');
 const quick = process.argv.includes('--quick');
-const opts = quick ? { samples: 3, sampleMs: 50, warmupMs: 100 } : { samples: 9, sampleMs: 200, warmupMs: 300 };
+const opts = quick ? { samples: 3, sampleMs: 50, warmupMs: 100 } : { samples: 15, sampleMs: 200, warmupMs: 300 };
 
 const work = async (): Promise<number> => 1;
 const fail = async (): Promise<number> => {
