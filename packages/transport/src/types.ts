@@ -25,7 +25,10 @@ export interface Clock {
 export interface ByteStream {
   /** Writes chunks in order (one vectored write). Returns false when the caller should wait for drain. */
   write(chunks: readonly Uint8Array[]): boolean;
-  /** Called for every received chunk, in order. One listener (the framing layer). */
+  /**
+   * Called for every received chunk, in order. One listener (the framing layer). A delivered
+   * chunk must not be modified afterwards: payloads are handed to handlers as views of it.
+   */
   onData(listener: (chunk: Uint8Array) => void): Disposable;
   /** Called when a write that returned false has been flushed. */
   onDrain(listener: () => void): Disposable;
