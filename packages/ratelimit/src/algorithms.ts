@@ -57,9 +57,11 @@ export function settle<S>(p: Policy<S>, s: S, now: number, raw: number, n: numbe
 // ---------------------------------------------------------------------------------------------
 // Token bucket
 
+// State fields start as numbers (`= 0`), never as `undefined`: a field that once held `undefined`
+// is stored tagged, and every later double written to it allocates a fresh heap number.
 export class BucketState {
-  tokens: number;
-  last: number;
+  tokens = 0;
+  last = 0;
   constructor(tokens: number, last: number) {
     this.tokens = tokens;
     this.last = last;
@@ -131,8 +133,8 @@ export class TokenBucketPolicy implements Policy<BucketState> {
 // Fixed window
 
 export class WindowState {
-  idx: number;
-  count: number;
+  idx = 0;
+  count = 0;
   constructor(idx: number, count: number) {
     this.idx = idx;
     this.count = count;
@@ -193,9 +195,9 @@ export class FixedWindowPolicy implements Policy<WindowState> {
 // Sliding-window counter
 
 export class CounterState {
-  idx: number;
-  prev: number;
-  curr: number;
+  idx = 0;
+  prev = 0;
+  curr = 0;
   constructor(idx: number, prev: number, curr: number) {
     this.idx = idx;
     this.prev = prev;

@@ -139,33 +139,36 @@ export class RateLimiter implements Disposable {
    * so. Does not wait and does not queue: it may take capacity ahead of waiting `acquire` calls.
    */
   tryAcquire(key: string, n = 1): RateLimitDecision {
-    // Kept small so V8 can inline it (and the token bucket's allowed path) into the caller.
-    // Everything unusual (n ≠ 1, a new or invalid key, closed) takes the slow path.
-    if (n !== 1 || this.#closed) return this.#tryAcquireSlow(key, n);
-    const s = this.#states.get(key);
-    if (s === undefined) return this.#tryAcquireSlow(key, n);
+    // Shaped for V8: small enough to inline into the caller, and every path that returns a
+    // decision in normal operation returns the one built by the (inlined) policy, never a value
+    // from an out-of-line call. A caller that only reads `.allowed` can then have the decision
+    // object optimised away. The unusual cases (n ≠ 1, a new or invalid key, closed) are handled
+    // out of line and rejoin the common path.
+    if (n !== 1 || this.#closed) this.#check(key, n);
+    let s = this.#states.get(key);
     const now = this.#clock.now();
+    if (s === undefined) {
+      s = this.#insertChecked(key, now);
+      if (s === undefined) return this.#deny(now);
+    }
     const tb = this.#tb;
-    const d = tb !== undefined ? tb.decide(s as BucketState, now, 1) : this.#decideOther(s, now, 1);
+    const d = tb !== undefined ? tb.decide(s as BucketState, now, n) : this.#decideOther(s, now, n);
     if (d.allowed) this.#allowed++;
     else this.#denied++;
     return d;
   }
 
-  #tryAcquireSlow(key: string, n: number): RateLimitDecision {
-    if (n !== 1) checkN(n, this.#limit);
-    if (typeof key !== 'string' || key.length === 0) checkKey(key);
+  /** Throws for an invalid `n` or key, or when closed. */
+  #check(key: string, n: number): void {
+    checkN(n, this.#limit);
+    checkKey(key);
     if (this.#closed) throw new ClosedError();
-    const now = this.#clock.now();
-    let s = this.#states.get(key);
-    if (s === undefined) {
-      s = this.#insert(key, now);
-      if (s === undefined) return this.#deny(now);
-    }
-    const d = this.#tb !== undefined ? this.#tb.decide(s as BucketState, now, n) : this.#decideOther(s, now, n);
-    if (d.allowed) this.#allowed++;
-    else this.#denied++;
-    return d;
+  }
+
+  /** Validates a key not tracked yet and adds its state; undefined when full under `onFull: 'deny'`. */
+  #insertChecked(key: string, now: number): AnyState | undefined {
+    checkKey(key);
+    return this.#insert(key, now);
   }
 
   #decideOther(s: AnyState, now: number, n: number): RateLimitDecision {
