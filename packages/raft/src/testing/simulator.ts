@@ -48,6 +48,7 @@ export interface SimulationStats {
   transfers: number;
   snapshotsInstalled: number;
   compactions: number;
+  pauses: number;
   leaders: number;
   maxTerm: number;
   opsOk: number;
@@ -86,6 +87,9 @@ interface SimNode {
   readonly sm: KvStateMachine;
   up: boolean;
   downUntil: number;
+  /** Paused (GC pause, stalled disk): no ticks, no processing; input waits until `pausedUntil`. */
+  pausedUntil: number;
+  missedTicks: number;
   /** Proposals accepted by this node: index -> (term, op). Lost on crash. */
   writes: Map<number, { term: number; op: PendingOp }>;
   reads: Map<string, PendingOp>;
@@ -133,6 +137,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     confRate: reconfigure ? pick([0, 0.01, 0.03]) : 0,
     transferRate: reconfigure ? pick([0, 0.005, 0.02]) : 0,
     clientTimeout: pick([12, 40]),
+    pauseRate: faults ? pick([0, 0.005, 0.02]) : 0,
     electionTick: pick([6, 10, 20]),
     maxInflightBytes: pick([0, 300, 32 << 20]),
     maxUncommittedEntriesSize: pick([400, 64 << 20]),
@@ -154,7 +159,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 
   const stats: SimulationStats = {
     ticks: 0, messages: 0, dropped: 0, duplicated: 0, crashes: 0, tornWrites: 0, partitions: 0,
-    confChanges: 0, transfers: 0, snapshotsInstalled: 0, compactions: 0, leaders: 0, maxTerm: 0,
+    confChanges: 0, transfers: 0, snapshotsInstalled: 0, compactions: 0, pauses: 0, leaders: 0, maxTerm: 0,
     opsOk: 0, opsFail: 0, opsInfo: 0, stepErrors: {},
   };
   const history: KvOp[] = [];
@@ -181,7 +186,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     const sm = new KvStateMachine();
     const mem = new MemoryNode({ id, config, seed: nodeSeed++, stateMachine: sm, ...(bootstrap ? { bootstrap: initial } : {}) });
     mem.unsafeAckBeforePersist = options.injectAckBeforePersist ?? false;
-    const n: SimNode = { id, mem, sm, up: true, downUntil: 0, writes: new Map(), reads: new Map(), readWaits: [] };
+    const n: SimNode = { id, mem, sm, up: true, downUntil: 0, pausedUntil: 0, missedTicks: 0, writes: new Map(), reads: new Map(), readWaits: [] };
     mem.onApply = (e) => {
       trace?.(`${now} ${id} apply ${e.index} t${e.term} ${e.type}`);
       const k = entryKey(e);
@@ -313,6 +318,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 
   const restart = (n: SimNode): void => {
     trace?.(`${now} ${n.id} RESTART`);
+    n.pausedUntil = 0;
+    n.missedTicks = 0;
     n.mem.restart();
     n.up = true;
     process(n);
@@ -330,6 +337,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         stats.dropped++;
         continue;
       }
+      if (n.pausedUntil > now || n.missedTicks > 0) {
+        // Held in the socket buffer until the node resumes (and has caught up its ticks).
+        const at = Math.max(n.pausedUntil, now) + 1 + ri(UNITS);
+        let q = buckets.get(at);
+        if (q === undefined) buckets.set(at, (q = []));
+        q.push(m);
+        continue;
+      }
       try {
         n.mem.raw.step(m);
       } catch (e) {
@@ -344,7 +359,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const currentLeader = (): SimNode | null => {
     let best: SimNode | null = null;
     for (const n of nodes.values()) {
-      if (n.up && n.mem.raw.role === 'leader' && (best === null || n.mem.raw.term > best.mem.raw.term)) best = n;
+      if (n.up && n.pausedUntil <= now && n.missedTicks === 0 && n.mem.raw.role === 'leader' && (best === null || n.mem.raw.term > best.mem.raw.term)) best = n;
     }
     return best;
   };
@@ -357,6 +372,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     let target = clientTarget[c] ?? null;
     let n = target === null ? undefined : nodes.get(target);
     if (n === undefined || !n.up) n = pick(live);
+    if (n.pausedUntil > now || n.missedTicks > 0) return; // not answering: try again later
     target = n.id;
     const raw = n.mem.raw;
     const key = pick(['a', 'b', 'c']);
@@ -476,6 +492,18 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         if (!faultPhase || now >= n.downUntil) restart(n);
         continue;
       }
+      if (n.pausedUntil > now) {
+        n.missedTicks++;
+        continue;
+      }
+      if (n.missedTicks > 0) {
+        // Resuming from a pause: a correct driver derives ticks from a monotonic clock, so the
+        // ticks missed during the pause are delivered before any queued input.
+        stats.pauses++;
+        trace?.(`${now} ${n.id} RESUME after ${n.missedTicks} ticks`);
+        for (; n.missedTicks > 0; n.missedTicks--) n.mem.raw.tick();
+        process(n);
+      }
       n.mem.raw.tick();
       if (params.compactEvery > 0) {
         const raw = n.mem.raw;
@@ -494,6 +522,16 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       if (r() < params.crashRate) {
         const live = upNodes();
         if (live.length > 0) crash(pick(live));
+      }
+      if (r() < params.pauseRate) {
+        // Pause a node (often the leader) for up to three election timeouts.
+        const l = currentLeader();
+        const live = upNodes();
+        const victim = l !== null && r() < 0.6 ? l : live.length > 0 ? pick(live) : null;
+        if (victim !== null && victim.pausedUntil <= now) {
+          victim.pausedUntil = now + (1 + ri(3 * params.electionTick)) * UNITS;
+          trace?.(`${now} ${victim.id} PAUSE until ${victim.pausedUntil}`);
+        }
       }
       if (healAt < 0 && r() < params.partitionRate) {
         stats.partitions++;

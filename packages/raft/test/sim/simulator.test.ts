@@ -12,7 +12,7 @@ describe('simulator', () => {
   });
 
   it('exercises faults, snapshots, membership changes and transfers across seeds', () => {
-    const total = { crashes: 0, tornWrites: 0, partitions: 0, confChanges: 0, transfers: 0, snapshotsInstalled: 0, dropped: 0, duplicated: 0, opsOk: 0, opsInfo: 0 };
+    const total = { crashes: 0, tornWrites: 0, pauses: 0, partitions: 0, confChanges: 0, transfers: 0, snapshotsInstalled: 0, dropped: 0, duplicated: 0, opsOk: 0, opsInfo: 0 };
     for (let seed = 1; seed <= 40; seed++) {
       const r = runSimulation({ seed });
       expect(r.ok, `seed ${seed}: ${String(r.failure)}`).toBe(true);
