@@ -471,11 +471,14 @@ export class RaftNode implements AsyncDisposable {
     // 2. Persist. Only a commit-index change needs no fsync before going on.
     let write: Promise<void> | undefined;
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
-      write = this.storage.save({
-        ...(rd.snapshot === null ? {} : { snapshot: rd.snapshot }),
-        ...(rd.entries.length === 0 ? {} : { entries: rd.entries }),
-        ...(rd.hardState === null ? {} : { hardState: rd.hardState }),
-      });
+      write = this.storage.save(
+        {
+          ...(rd.snapshot === null ? {} : { snapshot: rd.snapshot }),
+          ...(rd.entries.length === 0 ? {} : { entries: rd.entries }),
+          ...(rd.hardState === null ? {} : { hardState: rd.hardState }),
+        },
+        { sync: rd.mustSync },
+      );
       if (!rd.mustSync) {
         write.catch((e: unknown) => {
           this.#fail(e instanceof Error ? e : new Error(String(e)));

@@ -233,4 +233,20 @@ describe('FileStorage recovery', () => {
     expect(await codeOf(s.append([ent(3, 1)]))).toBe('io');
     await s.close();
   });
+
+  it('a commit-only save with { sync: false } is written, and made durable by the next synced save or close', async () => {
+    const dir = tmp();
+    const s = await FileStorage.open(dir, { conf: CONF });
+    await s.save({ entries: range(1, 5, 2), hardState: { term: 2, vote: 'a', commit: 1 } });
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 4 } }, { sync: false });
+    expect(s.hardState.commit).toBe(4);
+    // entries are never lazy, even when asked
+    await s.save({ entries: range(6, 6, 2) }, { sync: false });
+    await s.close();
+    const r = await FileStorage.open(dir);
+    expect(r.hardState).toEqual({ term: 2, vote: 'a', commit: 4 });
+    expect(r.lastIndex()).toBe(6);
+    await r.close();
+  });
 });
+

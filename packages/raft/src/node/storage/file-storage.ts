@@ -6,7 +6,7 @@ import { EMPTY_CONF_STATE, EMPTY_HARD_STATE } from '../../core/types.js';
 import { CorruptionError, RaftError } from '../../errors.js';
 import { Reader, Writer, readEntries, readHardState, readSnapshotMeta, writeEntries, writeHardState, writeSnapshotMeta } from '../codec.js';
 import { checksum, fsyncDir, readFileOrUndefined, writeFileAtomic } from './fsutil.js';
-import type { RaftStorage, StorageUpdate } from './raft-storage.js';
+import type { RaftStorage, SaveOptions, StorageUpdate } from './raft-storage.js';
 import { Wal, encodeRecord } from './wal.js';
 
 /** WAL record types (PROTOCOL.md §WAL records). */
@@ -102,6 +102,8 @@ interface Job {
   readonly commit?: number;
   /** Runs after this job's records are durable. Receives the seq they went to. */
   readonly post?: (seq: number) => Promise<void>;
+  /** False: resolve once written; durability comes with the next synced job. */
+  readonly sync: boolean;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
 }
@@ -126,6 +128,8 @@ export class FileStorage implements RaftStorage {
   /** Term and vote as last written to the hard-state file. */
   #fileHs: HardState;
   #durableCommit: number;
+  /** Commit written by a lazy (unsynced) save, durable with the next sync. */
+  #lazyCommit = -1;
   #snapshot: Snapshot;
   /** `#ents[0]` is a dummy holding the base (compaction point) index and term. */
   #ents: Entry[];
@@ -344,7 +348,7 @@ export class FileStorage implements RaftStorage {
 
   // ---- write side --------------------------------------------------------------------------
 
-  save(update: StorageUpdate): Promise<void> {
+  save(update: StorageUpdate, options: SaveOptions = {}): Promise<void> {
     try {
       this.#check();
       const records: Buffer[] = [];
@@ -405,7 +409,9 @@ export class FileStorage implements RaftStorage {
         }
       }
       if (records.length === 0 && pre === undefined) return this.#barrier();
-      return this.#enqueue(records, maxIndex, pre, post, commit);
+      // Only a commit-index change may skip the fsync: entries, term, vote and snapshots never do.
+      const lazy = options.sync === false && pre === undefined && post === undefined && maxIndex === 0;
+      return this.#enqueue(records, maxIndex, pre, post, commit, !lazy);
     } catch (e) {
       return Promise.reject(toError(e));
     }
@@ -487,11 +493,12 @@ export class FileStorage implements RaftStorage {
     for (const n of names.slice(0, Math.max(0, names.length - SNAPSHOTS_KEPT))) await fsp.rm(path.join(this.#snapDir, n), { force: true });
   }
 
-  #enqueue(records: Buffer[], maxIndex: number, pre?: () => Promise<void>, post?: (seq: number) => Promise<void>, commit?: number): Promise<void> {
+  #enqueue(records: Buffer[], maxIndex: number, pre?: () => Promise<void>, post?: (seq: number) => Promise<void>, commit?: number, sync = true): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({
         records,
         maxIndex,
+        sync,
         ...(pre === undefined ? {} : { pre }),
         ...(post === undefined ? {} : { post }),
         ...(commit === undefined ? {} : { commit }),
@@ -513,30 +520,38 @@ export class FileStorage implements RaftStorage {
           let pending: Buffer[] = [];
           let pendingMax = 0;
           let pendingCommit = -1;
-          const flushPending = async (): Promise<number> => {
+          const flushPending = async (sync: boolean): Promise<number> => {
             const seq = await this.#wal.write(pending);
-            await this.#wal.sync();
+            if (sync) {
+              await this.#wal.sync();
+              if (this.#lazyCommit >= 0) this.#durableCommit = Math.max(this.#durableCommit, this.#lazyCommit);
+              this.#lazyCommit = -1;
+            }
             if (pendingMax > 0) this.#segMax.set(seq, Math.max(this.#segMax.get(seq) ?? 0, pendingMax));
-            if (pendingCommit >= 0) this.#durableCommit = Math.max(this.#durableCommit, pendingCommit);
+            if (pendingCommit >= 0) {
+              if (sync) this.#durableCommit = Math.max(this.#durableCommit, pendingCommit);
+              else this.#lazyCommit = Math.max(this.#lazyCommit, pendingCommit);
+            }
             pending = [];
             pendingMax = 0;
             pendingCommit = -1;
             return seq;
           };
+          const needSync = jobs.some((j) => j.sync);
           for (const job of jobs) {
             if (job.pre !== undefined) {
-              if (pending.length > 0) await flushPending();
+              if (pending.length > 0) await flushPending(true);
               await job.pre();
             }
             for (const r of job.records) pending.push(r);
             pendingMax = Math.max(pendingMax, job.maxIndex);
             if (job.commit !== undefined) pendingCommit = Math.max(pendingCommit, job.commit);
             if (job.post !== undefined) {
-              const seq = await flushPending();
+              const seq = await flushPending(true);
               await job.post(seq);
             }
           }
-          await flushPending();
+          await flushPending(needSync);
           for (const job of jobs) job.resolve();
         } catch (e) {
           const err = e instanceof Error ? e : new Error(String(e));
@@ -557,6 +572,8 @@ export class FileStorage implements RaftStorage {
     this.#closing ??= (async () => {
       if (this.#flushing) await new Promise<void>((r) => this.#idle.push(r));
       this.#closed = true;
+      // Lazily written commit records become durable on a clean close.
+      if (this.#failed === undefined) await this.#wal.sync().catch(() => undefined);
       await this.#wal.close();
     })();
     return this.#closing;

@@ -3,6 +3,16 @@ import type { Storage } from '../../core/storage.js';
 import type { ConfState, Entry, HardState, InitialState, Snapshot } from '../../core/types.js';
 import { RaftError } from '../../errors.js';
 
+/** Options of `save`. */
+export interface SaveOptions {
+  /**
+   * `false`: the write need not be durable when the promise resolves; it becomes durable with the
+   * next synced save (or `close`). The driver uses it for readies with `mustSync === false`
+   * (only the commit index changed). Default `true`.
+   */
+  readonly sync?: boolean;
+}
+
 /** What one `ready()` asks the driver to make durable, applied in this order. */
 export interface StorageUpdate {
   readonly snapshot?: Snapshot;
@@ -18,7 +28,8 @@ export interface StorageUpdate {
  *   so the core can read what it just handed over. The promise resolves only when the write is
  *   durable (for files: written and fdatasync'ed); the driver sends no message and acknowledges
  *   nothing that depends on a write before that.
- * - `save` applies snapshot, then entries, then hard state, and makes all of them durable together.
+ * - `save` applies snapshot, then entries, then hard state, and makes all of them durable together
+ *   (unless `{ sync: false }`, which lets a commit-index-only update ride on the next synced write).
  * - `append` truncates any existing suffix that the new entries overlap (conflicting suffix).
  * - `term`/`vote` of the hard state are replaced together, atomically.
  * - A failed durable write poisons the storage: every later call rejects with code `io`
@@ -26,7 +37,7 @@ export interface StorageUpdate {
  * - After `close()` every call throws code `closed`.
  */
 export interface RaftStorage extends Storage {
-  save(update: StorageUpdate): Promise<void>;
+  save(update: StorageUpdate, options?: SaveOptions): Promise<void>;
   append(entries: readonly Entry[]): Promise<void>;
   setHardState(hs: HardState): Promise<void>;
   /** Replaces the whole log with the snapshot (log restarts after `snap.meta.index`). */
@@ -85,7 +96,7 @@ export class MemoryRaftStorage implements RaftStorage {
     return this.#mem.hardState;
   }
 
-  save(update: StorageUpdate): Promise<void> {
+  save(update: StorageUpdate, _options?: SaveOptions): Promise<void> {
     try {
       this.#check();
       if (update.snapshot !== undefined) this.#mem.applySnapshot(update.snapshot);
