@@ -101,6 +101,10 @@ interface OutCall {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Shared empty collections: never mutated (every insertion site swaps in a real one first). */
+const NO_CALLS: Map<number, OutCall> = new Map();
+const NO_SERVED: Map<number, ServedCall> = new Map();
+const NO_LISTENERS: Set<(reason: TransportError | undefined) => void> = new Set();
 const noop = (): void => undefined;
 let connectionSeq = 0;
 
@@ -199,9 +203,10 @@ class FramedConnection implements Connection {
   readonly #handlers: (method: string) => Handler | undefined;
   readonly #decoder: FrameDecoder;
   readonly #encoder: FrameEncoder;
-  readonly #calls = new Map<number, OutCall>();
-  readonly #served = new Map<number, ServedCall>();
-  readonly #closeListeners = new Set<(reason: TransportError | undefined) => void>();
+  // Idle connections share empty sentinels; the real collections are made on first use.
+  #calls: Map<number, OutCall> = NO_CALLS;
+  #served: Map<number, ServedCall> = NO_SERVED;
+  #closeListeners: Set<(reason: TransportError | undefined) => void> = NO_LISTENERS;
   readonly #spaceWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   readonly #disposers: Disposable[] = [];
   #nextId: number;
@@ -571,6 +576,7 @@ class FramedConnection implements Connection {
         return;
       }
     }
+    if (this.#served === NO_SERVED) this.#served = new Map();
     this.#served.set(id, call);
     if (deadline !== undefined) {
       call.timer = this.#clock.setTimeout(() => {
@@ -837,6 +843,7 @@ class FramedConnection implements Connection {
       const signal = options?.signal;
       const deadlineMs = options?.deadlineMs;
       if (signal !== undefined || deadlineMs !== undefined) this.#armCall(id, call, signal, deadlineMs);
+      if (this.#calls === NO_CALLS) this.#calls = new Map();
       this.#calls.set(id, call);
       this.#writeFrame(FrameType.REQUEST, flags, id, body, prefix);
     });
@@ -1060,6 +1067,7 @@ class FramedConnection implements Connection {
       });
       return { [Symbol.dispose]: noop };
     }
+    if (this.#closeListeners === NO_LISTENERS) this.#closeListeners = new Set();
     this.#closeListeners.add(listener);
     return {
       [Symbol.dispose]: () => {

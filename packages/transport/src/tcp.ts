@@ -51,56 +51,76 @@ function socketAddress(host: string | undefined, port: number | undefined): stri
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** A `net.Socket` as a {@link ByteStream} (a class: no per-connection closures for its methods). */
+class SocketStream implements ByteStream {
+  readonly localAddress: string;
+  readonly remoteAddress: string;
+  readonly #socket: net.Socket;
+  #error: Error | undefined;
+
+  constructor(socket: net.Socket, names?: { local: string; remote: string }) {
+    this.#socket = socket;
+    socket.on('error', (e) => {
+      this.#error = e;
+    });
+    this.localAddress = names?.local ?? socketAddress(socket.localAddress, socket.localPort);
+    this.remoteAddress = names?.remote ?? socketAddress(socket.remoteAddress, socket.remotePort);
+  }
+
+  write(chunks: readonly Uint8Array[]): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return false;
+    const only = chunks.length === 1 ? chunks[0] : undefined;
+    if (only !== undefined) return socket.write(only);
+    socket.cork();
+    let ok = true;
+    for (const c of chunks) ok = socket.write(c);
+    socket.uncork();
+    return ok;
+  }
+
+  onData(listener: (chunk: Uint8Array) => void): Disposable {
+    const socket = this.#socket;
+    socket.on('data', listener);
+    return { [Symbol.dispose]: () => socket.off('data', listener) };
+  }
+
+  onDrain(listener: () => void): Disposable {
+    const socket = this.#socket;
+    socket.on('drain', listener);
+    return { [Symbol.dispose]: () => socket.off('drain', listener) };
+  }
+
+  onClose(listener: (error?: Error) => void): Disposable {
+    const socket = this.#socket;
+    const l = (): void => {
+      listener(this.#error);
+    };
+    if (socket.destroyed && socket.closed) queueMicrotask(l);
+    else socket.once('close', l);
+    return { [Symbol.dispose]: () => socket.off('close', l) };
+  }
+
+  end(): void {
+    this.#socket.end();
+  }
+
+  destroy(error?: Error): void {
+    this.#socket.destroy(error);
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+}
+
 /** Wraps a `net.Socket` as a {@link ByteStream}: vectored writes through cork/uncork. */
 export function socketStream(socket: net.Socket, names?: { local: string; remote: string }): ByteStream {
-  let error: Error | undefined;
-  socket.on('error', (e) => {
-    error = e;
-  });
-  const local = names?.local ?? socketAddress(socket.localAddress, socket.localPort);
-  const remote = names?.remote ?? socketAddress(socket.remoteAddress, socket.remotePort);
-  return {
-    localAddress: local,
-    remoteAddress: remote,
-    write(chunks) {
-      if (socket.destroyed || !socket.writable) return false;
-      const only = chunks.length === 1 ? chunks[0] : undefined;
-      if (only !== undefined) return socket.write(only);
-      socket.cork();
-      let ok = true;
-      for (const c of chunks) ok = socket.write(c);
-      socket.uncork();
-      return ok;
-    },
-    onData(listener) {
-      socket.on('data', listener);
-      return { [Symbol.dispose]: () => socket.off('data', listener) };
-    },
-    onDrain(listener) {
-      socket.on('drain', listener);
-      return { [Symbol.dispose]: () => socket.off('drain', listener) };
-    },
-    onClose(listener) {
-      const l = (): void => {
-        listener(error);
-      };
-      if (socket.destroyed && socket.closed) queueMicrotask(l);
-      else socket.once('close', l);
-      return { [Symbol.dispose]: () => socket.off('close', l) };
-    },
-    end() {
-      socket.end();
-    },
-    destroy(e) {
-      socket.destroy(e);
-    },
-    pause() {
-      socket.pause();
-    },
-    resume() {
-      socket.resume();
-    },
-  };
+  return new SocketStream(socket, names);
 }
 
 export interface TcpNetworkInit {
