@@ -503,6 +503,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         trace?.(`${now} ${n.id} RESUME after ${n.missedTicks} ticks`);
         for (; n.missedTicks > 0; n.missedTicks--) n.mem.raw.tick();
         process(n);
+        if (!n.up) continue; // crashed while catching up
       }
       n.mem.raw.tick();
       if (params.compactEvery > 0) {
