@@ -364,6 +364,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     return best;
   };
 
+  const isDown = (n: SimNode): boolean => !n.up;
   const upNodes = (): SimNode[] => [...nodes.values()].filter((n) => n.up);
 
   const issue = (c: number): void => {
@@ -503,7 +504,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         trace?.(`${now} ${n.id} RESUME after ${n.missedTicks} ticks`);
         for (; n.missedTicks > 0; n.missedTicks--) n.mem.raw.tick();
         process(n);
-        if (!n.up) continue; // crashed while catching up
+        if (isDown(n)) continue; // crashed while catching up
       }
       n.mem.raw.tick();
       if (params.compactEvery > 0) {
