@@ -447,13 +447,26 @@ export class SecureChannel implements AsyncDisposable {
    * Sends one message. Resolves when the carrier accepted it (a pending promise is back-pressure).
    * Throws CLOSED when the channel is closed, RECORD_TOO_LARGE over `maxMessageSize`.
    */
-  send(message: Uint8Array): Promise<void> {
+  send(message: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    try {
+      signal?.throwIfAborted();
+    } catch (e) {
+      return Promise.reject(new AbortedError(e));
+    }
     if (this.#state !== 'open') return Promise.reject(this.#error ?? new LinkError('CLOSED', 'channel is not open'));
     if (message.length > this.maxMessageSize) return Promise.reject(new WireError('RECORD_TOO_LARGE', 'message', 0, `message of ${message.length} bytes exceeds ${this.maxMessageSize}`));
     this.#stats.messagesSent++;
     this.#stats.bytesSent += message.length;
     const r = this.#sendRecord(RecordType.data, message);
-    return r ?? Promise.resolve();
+    if (r === undefined) return Promise.resolve();
+    if (signal === undefined) return r;
+    // The record is already queued; the signal only stops waiting for back-pressure to clear.
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(new AbortedError(signal.reason)); };
+      signal.addEventListener('abort', onAbort, { once: true });
+      r.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort); });
+    });
   }
 
   /** Like {@link send} but returns undefined when no back-pressure applies (no promise allocated). */

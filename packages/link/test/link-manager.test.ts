@@ -107,3 +107,25 @@ describe('LinkManager', () => {
     expect(backoffDelay(1, {}, 0)).toBe(100);
   });
 });
+
+describe('LinkManager RTT threshold', () => {
+  it('marks a link degraded when its RTT exceeds degradedRttMs, and up again when it recovers', async () => {
+    const network = new MemoryNetwork({ seed: 5, clock: 'virtual' });
+    const a = new SecureTransport(network.node('a'), { identity: ida, clock: network.clock });
+    const b = new SecureTransport(network.node('b'), { identity: idb, clock: network.clock });
+    await b.listen('b');
+    const manager = new LinkManager({ transport: a, clock: network.clock, random: () => 0, heartbeatMs: 100, heartbeatTimeoutMs: 500, degradedRttMs: 30 });
+    const link = manager.link('b', { peer: idb.nodeId });
+    await network.run(link.whenUp());
+    network.setFaults({ delayMs: 20 });
+    await network.runFor(400);
+    expect(link.state).toBe('degraded');
+    expect(link.rtt).toBe(40);
+    network.setFaults({ delayMs: 1 });
+    await network.runFor(400);
+    expect(link.state).toBe('up');
+    await manager.close();
+    await a.close();
+    await b.close();
+  });
+});
