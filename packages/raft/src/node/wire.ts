@@ -113,10 +113,25 @@ export function writeMessage(w: Writer, m: Message): void {
   }
 }
 
+function sizeHint(m: Message): number {
+  switch (m.type) {
+    case 'app':
+    case 'prop': {
+      let n = 96;
+      for (const e of m.entries) n += 32 + e.data.byteLength;
+      return n;
+    }
+    case 'snap':
+      return 256 + m.data.byteLength;
+    default:
+      return 96;
+  }
+}
+
 export function encodeMessage(m: Message): Buffer {
-  const w = new Writer(64);
+  const w = new Writer(sizeHint(m));
   writeMessage(w, m);
-  return Buffer.from(w.finish());
+  return w.finish();
 }
 
 /**
@@ -186,7 +201,9 @@ export function decodeMessage(bytes: Uint8Array, limits?: DecodeLimits): Message
 
 /** A batch on the transport: repeated (u32 length | message). */
 export function encodeBatch(messages: readonly Message[]): Buffer {
-  const w = new Writer(256);
+  let hint = 0;
+  for (const m of messages) hint += 4 + sizeHint(m);
+  const w = new Writer(hint);
   for (const m of messages) {
     const at = w.length;
     w.u32(0);
@@ -194,7 +211,7 @@ export function encodeBatch(messages: readonly Message[]): Buffer {
     const buf = w.finish();
     buf.writeUInt32LE(w.length - at - 4, at);
   }
-  return Buffer.from(w.finish());
+  return w.finish();
 }
 
 export function decodeBatch(bytes: Uint8Array, limits?: DecodeLimits): Message[] {

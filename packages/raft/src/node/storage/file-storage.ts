@@ -381,7 +381,9 @@ export class FileStorage implements RaftStorage {
           if (start > this.lastIndex() + 1) {
             throw new RaftError('invalid-argument', `append: gap (first ${first}, last index ${this.lastIndex()})`);
           }
-          const w = new Writer(64 + entries.length * 32);
+          let hint = 16;
+          for (const e of entries) hint += 24 + e.data.byteLength;
+          const w = new Writer(hint);
           writeEntries(w, start === first ? entries : entries.slice(start - first));
           records.push(encodeRecord(RECORD.entries, w.finish()));
           this.#ents.length = start - off;
