@@ -256,7 +256,7 @@ class FramedConnection implements Connection {
     });
     this.#decoder = new FrameDecoder((f) => {
       this.#onFrame(f);
-    }, { maxFrameSize: this.#opts.maxFrameSize });
+    }, { maxFrameSize: this.#opts.maxFrameSize, reuseFrame: true });
     this.#encoder = new FrameEncoder({ checksum: this.#opts.checksum });
     this.#disposers.push(
       stream.onData((chunk) => {

@@ -87,6 +87,21 @@ describe('frame codec - decoder', () => {
     expect(payload!.buffer).toBe(bytes.buffer);
   });
 
+  it('reuseFrame passes one object, correct during each call', () => {
+    const seen: unknown[] = [];
+    const objects = new Set<Frame>();
+    const d = new FrameDecoder(
+      (f) => {
+        objects.add(f);
+        seen.push(norm(f));
+      },
+      { reuseFrame: true },
+    );
+    d.push(Buffer.concat(vectors.map((v) => hex(v.bytes))));
+    expect(objects.size).toBe(1);
+    expect(seen).toEqual(vectors.map((v) => norm(v.frame)));
+  });
+
   it('rejects an oversize length from the header alone, before any payload', () => {
     const header = encodeFrame({ type: FrameType.RESPONSE, flags: 0, id: 1, payload: new Uint8Array(0) });
     new DataView(header.buffer).setUint32(16, 1025, true);

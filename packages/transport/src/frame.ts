@@ -55,6 +55,18 @@ export interface FrameDecoderOptions {
   readonly maxFrameSize?: number;
   /** Verify the CRC-32 when a header carries a non-zero checksum. @default true */
   readonly verifyChecksum?: boolean;
+  /**
+   * Pass the same frame object to every `onFrame` call (fewer allocations on hot paths). The
+   * object is valid only during the call; its `payload` bytes stay valid. @default false
+   */
+  readonly reuseFrame?: boolean;
+}
+
+interface MutableFrame {
+  type: FrameType;
+  flags: number;
+  id: number;
+  payload: Uint8Array;
 }
 
 /** Decoder states, exposed for header timeouts and tests. */
@@ -98,6 +110,7 @@ export class FrameDecoder {
   readonly #maxFrameSize: number;
   readonly #verify: boolean;
   readonly #onFrame: (frame: Frame) => void;
+  readonly #reused: MutableFrame | undefined;
   readonly #header = new Uint8Array(HEADER_SIZE);
   readonly #headerView = new DataView(this.#header.buffer);
   #headerFill = 0;
@@ -115,6 +128,7 @@ export class FrameDecoder {
     this.#onFrame = onFrame;
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#verify = options.verifyChecksum ?? true;
+    this.#reused = options.reuseFrame === true ? { type: FrameType.PING, flags: 0, id: 0, payload: new Uint8Array(0) } : undefined;
   }
 
   /** Where the decoder is: between frames, inside a header, inside a payload, or failed. */
@@ -267,7 +281,18 @@ export class FrameDecoder {
       throw new FrameError('CHECKSUM_MISMATCH', 'checksum', 20, 'payload CRC-32 mismatch');
     }
     const id = view.getUint32(off + 8, true) + view.getUint32(off + 12, true) * 0x1_0000_0000;
-    this.#onFrame({ type: view.getUint8(off + 5) as FrameType, flags: view.getUint16(off + 6, true), id, payload });
+    const type = view.getUint8(off + 5) as FrameType;
+    const flags = view.getUint16(off + 6, true);
+    const r = this.#reused;
+    if (r === undefined) {
+      this.#onFrame({ type, flags, id, payload });
+      return;
+    }
+    r.type = type;
+    r.flags = flags;
+    r.id = id;
+    r.payload = payload;
+    this.#onFrame(r);
   }
 }
 

@@ -151,6 +151,8 @@ function buildMethodPrefix(method: string, timeoutMs: number | undefined): Uint8
   return out;
 }
 
+const shared = { method: '', timeoutMs: 0, bodyOffset: 0 };
+
 /** Remembers the last method name decoded on a connection, so repeated calls skip UTF-8 decoding. */
 export interface MethodCache {
   bytes: Uint8Array;
@@ -175,8 +177,11 @@ export function decodeMethodPrefix(
       }
     }
     if (same) {
-      const timeoutMs = withTimeout ? readU32(payload, 1 + len) : 0;
-      return { method: cache.name, timeoutMs, bodyOffset: fixed };
+      // Hot path: one shared result object, consumed at once by the caller.
+      shared.method = cache.name;
+      shared.timeoutMs = withTimeout ? readU32(payload, 1 + len) : 0;
+      shared.bodyOffset = fixed;
+      return shared;
     }
   }
   let method = '';
