@@ -71,6 +71,14 @@ describe('Identity', () => {
     await expect(Identity.load(f)).resolves.toBeInstanceOf(Identity);
   });
 
+  it('loadOrCreate creates a key file once and loads it afterwards', async () => {
+    const f = path.join(dir, 'auto.key');
+    const a = await Identity.loadOrCreate(f);
+    const b = await Identity.loadOrCreate(f);
+    expect(b.nodeId).toBe(a.nodeId);
+    expect((await stat(f)).mode & 0o777).toBe(0o600);
+  });
+
   it('refuses malformed key files and a public key that does not match the seed', async () => {
     const f = path.join(dir, 'bad.key');
     const write = async (s: string): Promise<void> => {

@@ -166,6 +166,18 @@ export class Identity {
     }
   }
 
+  /** Loads the key file at `path`, or creates one (mode 0600) with a new identity if none exists. */
+  static async loadOrCreate(path: string, provider: CryptoProvider = nodeCrypto): Promise<Identity> {
+    try {
+      return await Identity.load(path, provider);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const id = Identity.generate(provider);
+    await id.save(path);
+    return id;
+  }
+
   /**
    * Loads a key file. Refuses (KEY_FILE_PERMISSIONS) a file that group or others can read or
    * write (POSIX; on Windows the mode is not checked), and (KEY_FILE_INVALID) one whose public key
