@@ -395,7 +395,7 @@ export class FrameEncoder {
     if (this.#buf.length - this.#pos >= n) return;
     this.#cut();
     // Grow the batch buffer with demand: idle connections stay small, busy ones batch in 64 KiB.
-    this.#buf = new Uint8Array(Math.max(this.#nextSize, n));
+    this.#buf = Buffer.allocUnsafeSlow(Math.max(this.#nextSize, n)); // every byte is written before it is sent
     this.#nextSize = Math.min(64 * 1024, this.#nextSize * 2);
     this.#start = 0;
     this.#pos = 0;
