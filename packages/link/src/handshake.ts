@@ -201,15 +201,16 @@ function agree(e: Ephemeral, peer: Uint8Array): Uint8Array {
 
 function trafficKeys(p: CryptoProvider, dh: Uint8Array, th: Uint8Array, cipher: CipherId, initiator: boolean, version: number, peer: Uint8Array): HandshakeResult {
   const nl = nonceLength(cipher);
-  const i2rKey = p.hkdf(dh, th, L_I2R_KEY, KEY_LENGTH);
-  const i2rIv = p.hkdf(dh, th, L_I2R_IV, nl);
-  const r2iKey = p.hkdf(dh, th, L_R2I_KEY, KEY_LENGTH);
-  const r2iIv = p.hkdf(dh, th, L_R2I_IV, nl);
+  const k = p.hkdfExtract(dh, th);
+  const i2rKey = k(L_I2R_KEY, KEY_LENGTH);
+  const i2rIv = k(L_I2R_IV, nl);
+  const r2iKey = k(L_R2I_KEY, KEY_LENGTH);
+  const r2iIv = k(L_R2I_IV, nl);
   return {
     version,
     cipher,
     peerPublicKey: peer,
-    sessionId: p.hkdf(dh, th, L_SESSION, 32),
+    sessionId: k(L_SESSION, 32),
     sendKey: initiator ? i2rKey : r2iKey,
     sendIv: initiator ? i2rIv : r2iIv,
     recvKey: initiator ? r2iKey : i2rKey,
@@ -279,11 +280,11 @@ export class InitiatorHandshake {
     const dh = agree(this.#e, r.ephemeral);
     const header = bytes.subarray(0, REPLY_HEADER);
     const th1 = transcript(p, hello, header);
-    const rhs = p.hkdf(dh, th1, L_RHS, KEY_LENGTH);
-    const peer = openIdentity(p, cipher, rhs, header, r.sealed, L_RSIG, th1);
+    const hs = p.hkdfExtract(dh, th1);
+    const peer = openIdentity(p, cipher, hs(L_RHS, KEY_LENGTH), header, r.sealed, L_RSIG, th1);
     checkAuthorized(o, peer);
     const th2 = transcript(p, hello, bytes);
-    const ihs = p.hkdf(dh, th1, L_IHS, KEY_LENGTH);
+    const ihs = hs(L_IHS, KEY_LENGTH);
     const authHeader = Uint8Array.of(MSG_AUTH, SEALED_AUTH >> 8, SEALED_AUTH & 0xff);
     const auth = concatBytes(authHeader, sealIdentity(o, cipher, ihs, authHeader, L_ISIG, th2));
     const th3 = transcript(p, hello, bytes, auth);
@@ -294,7 +295,7 @@ export class InitiatorHandshake {
 /** Responder side: `onHello(hello)` → REPLY, then `onAuth(auth)` → result. */
 export class ResponderHandshake {
   readonly #o: HandshakeOptions;
-  #state: { hello: Uint8Array; reply: Uint8Array; dh: Uint8Array; th1: Uint8Array; cipher: CipherId; version: number } | undefined;
+  #state: { hello: Uint8Array; reply: Uint8Array; dh: Uint8Array; hs: (info: Uint8Array, n: number) => Uint8Array; cipher: CipherId; version: number } | undefined;
 
   constructor(options: HandshakeOptions) {
     this.#o = options;
@@ -323,9 +324,9 @@ export class ResponderHandshake {
     const dh = agree(e, h.ephemeral);
     const header = replyHeader(version, CIPHER_IDS[cipher], e.publicKey, SEALED_AUTH);
     const th1 = transcript(p, bytes, header);
-    const rhs = p.hkdf(dh, th1, L_RHS, KEY_LENGTH);
-    const reply = concatBytes(header, sealIdentity(o, cipher, rhs, header, L_RSIG, th1));
-    this.#state = { hello: Uint8Array.from(bytes), reply, dh, th1, cipher, version };
+    const hs = p.hkdfExtract(dh, th1);
+    const reply = concatBytes(header, sealIdentity(o, cipher, hs(L_RHS, KEY_LENGTH), header, L_RSIG, th1));
+    this.#state = { hello: Uint8Array.from(bytes), reply, dh, hs, cipher, version };
     return reply;
   }
 
@@ -335,7 +336,7 @@ export class ResponderHandshake {
     const p = this.#o.provider;
     const a = parseAuth(bytes);
     const th2 = transcript(p, s.hello, s.reply);
-    const ihs = p.hkdf(s.dh, s.th1, L_IHS, KEY_LENGTH);
+    const ihs = s.hs(L_IHS, KEY_LENGTH);
     const peer = openIdentity(p, s.cipher, ihs, bytes.subarray(0, AUTH_HEADER), a.sealed, L_ISIG, th2);
     checkAuthorized(this.#o, peer);
     const th3 = transcript(p, s.hello, s.reply, bytes);
