@@ -211,12 +211,16 @@ export function rng(seed: number): (n: number) => number {
 }
 
 /**
- * Runs `clients` concurrent clients for `durationMs`, each doing read / write / cas on `keys`
+ * Runs `clients` concurrent clients for `durationMs` (or until `until.stop`), each doing read / write / cas on `keys`
  * keys against random nodes that are up. Returns the number of acknowledged writes.
  */
-export async function workload(h: Harness, opts: { clients: number; keys: number; durationMs: number; seed: number }): Promise<{ ok: number; total: number }> {
+export async function workload(
+  h: Harness,
+  opts: { clients: number; keys: number; durationMs: number; seed: number; until?: { readonly stop: boolean } },
+): Promise<{ ok: number; total: number }> {
   const r = rng(opts.seed);
   const end = h.now() + opts.durationMs;
+  const running = (): boolean => (opts.until === undefined ? h.now() < end : !opts.until.stop);
   let ok = 0;
   let total = 0;
   let value = 1;
@@ -224,7 +228,7 @@ export async function workload(h: Harness, opts: { clients: number; keys: number
   await Promise.all(
     Array.from({ length: opts.clients }, async (_, c) => {
       const client = `c${c + 1}`;
-      while (h.now() < end) {
+      while (running()) {
         const up = h.ids.filter((id) => h.isUp(id));
         if (up.length === 0) {
           await new Promise((res) => setTimeout(res, 20));
