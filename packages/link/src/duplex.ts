@@ -242,6 +242,10 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
   let drain: Promise<void> | undefined;
   let drainResolve: (() => void) | undefined;
   const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
+  const writeBuffer = options.writeBufferBytes ?? 1024 * 1024;
+  // Bytes written since the stream last asked us to wait: up to writeBuffer more are accepted
+  // before the caller has to wait, so sealing the next record overlaps with sending this one.
+  let overflow = -1;
   const end = (e?: LinkError): void => {
     if (ended) return;
     ended = true;
@@ -252,7 +256,11 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || closedLocally) throw new LinkError('CLOSED', 'stream closed');
       const parts = frame instanceof Uint8Array ? [frame] : frame;
-      if (stream.write([lengthPrefix(parts), ...parts])) return;
+      const prefix = lengthPrefix(parts);
+      const ok = stream.write([prefix, ...parts]);
+      if (ok && overflow < 0) return;
+      overflow = Math.max(0, overflow) + 4 + frameLength(parts);
+      if (overflow <= writeBuffer && drain === undefined) return;
       drain ??= new Promise<void>((resolve) => {
         drainResolve = () => {
           drain = undefined;
@@ -274,6 +282,7 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
         }
       });
       stream.onDrain(() => {
+        overflow = -1;
         drainResolve?.();
       });
       stream.onClose((e) => {
