@@ -73,7 +73,7 @@ async function throughput(port: number): Promise<Group> {
     { name: 'secure channel, AES-256-GCM (default)', run: gcm.run },
     { name: 'secure channel, ChaCha20-Poly1305', run: chacha.run },
     { name: 'secure channel, XSalsa20-Poly1305 (portable cipher)', run: xsalsa.run, note: 'tweetnacl secretbox' },
-  ], { samples: 7, sampleMs: 300, warmupMs: 300 });
+  ], { samples: 9, sampleMs: 400, warmupMs: 500 });
   for (const c of [gcm, chacha, xsalsa]) await c.ch.close();
   pd.close();
   return g;
