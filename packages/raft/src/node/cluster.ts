@@ -22,12 +22,45 @@ export interface RaftClusterConfig {
 
 /** Nodes of one process wired through a `LocalNetwork`. */
 export class RaftCluster implements AsyncDisposable {
-  readonly nodes: ReadonlyMap<NodeId, RaftNode>;
+  readonly #nodes: Map<NodeId, RaftNode>;
   readonly network: LocalNetwork;
 
-  constructor(nodes: ReadonlyMap<NodeId, RaftNode>, network: LocalNetwork) {
-    this.nodes = nodes;
+  constructor(nodes: Map<NodeId, RaftNode>, network: LocalNetwork) {
+    this.#nodes = nodes;
     this.network = network;
+  }
+
+  get nodes(): ReadonlyMap<NodeId, RaftNode> {
+    return this.#nodes;
+  }
+
+  /**
+   * Starts a node that is not (yet) a member, attached to this cluster's network; add it with
+   * `leader.addLearner(id)` and `leader.addVoter(id)`. Never reuse the id of a removed node.
+   */
+  async startNode(id: NodeId, options: { stateMachine: StateMachine; storage?: RaftStorage; tickMs?: number; core?: CoreOptions }): Promise<RaftNode> {
+    if (this.#nodes.has(id)) throw new RaftError('invalid-argument', `node ${id} already exists`);
+    const node = await RaftNode.start({
+      id,
+      storage: options.storage ?? new MemoryRaftStorage(),
+      stateMachine: options.stateMachine,
+      ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+      ...(options.core === undefined ? {} : { core: options.core }),
+    });
+    node.connect(this.network.attach(id, (ms) => {
+      node.stepAll(ms);
+    }));
+    this.#nodes.set(id, node);
+    return node;
+  }
+
+  /** Stops node `id` and detaches it from the network. */
+  async stopNode(id: NodeId): Promise<void> {
+    const n = this.#nodes.get(id);
+    if (n === undefined) return;
+    this.#nodes.delete(id);
+    this.network.detach(id);
+    await n.close();
   }
 
   node(id: NodeId): RaftNode {

@@ -1,7 +1,7 @@
 import type { RaftConfig } from '../core/config.js';
 import { RawNode } from '../core/raft.js';
 import type { Ready } from '../core/raft.js';
-import type { Entry, Message, NodeId, Role, Snapshot } from '../core/types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Role, Snapshot } from '../core/types.js';
 import { NotLeaderError, RaftError, isRaftError } from '../errors.js';
 import type { RaftStorage } from './storage/raft-storage.js';
 
@@ -145,6 +145,7 @@ export class RaftNode implements AsyncDisposable {
   #failure: Error | undefined;
   #readies = 0;
   #invalid = 0;
+  #afterAdvance: (() => void)[] = [];
   #ticks = 0;
 
   private constructor(opts: RaftNodeOptions, raw: RawNode) {
@@ -237,7 +238,42 @@ export class RaftNode implements AsyncDisposable {
    * committed and applied here. See the class comment for the failure codes.
    */
   propose(data: Uint8Array, options: WaitOptions = {}): Promise<unknown> {
+    return this.#submit(() => this.#raw.propose(data), options);
+  }
+
+  /**
+   * Proposes a membership change (leader only; one at a time, after the leader committed an
+   * entry of its term — see the core's `proposeConfChange`). Resolves once the change is applied
+   * here, which is when it takes effect. Same failure codes as `propose`, plus
+   * `conf-change-pending` and `invalid-conf-change` (definite).
+   */
+  changeMembership(cc: ConfChange, options: WaitOptions = {}): Promise<unknown> {
+    return this.#submit(() => this.#raw.proposeConfChange(cc), options);
+  }
+
+  /** Adds `id` as a learner (it replicates but does not vote); resolves when applied. */
+  addLearner(id: NodeId, options: WaitOptions = {}): Promise<unknown> {
+    return this.#submit(() => this.#raw.addLearner(id), options);
+  }
+
+  /** Promotes the caught-up learner `id` to voter; resolves when applied. */
+  addVoter(id: NodeId, options: WaitOptions = {}): Promise<unknown> {
+    return this.#submit(() => this.#raw.addVoter(id), options);
+  }
+
+  /** Removes `id` (the leader itself included: it steps down once applied); resolves when applied. */
+  removeNode(id: NodeId, options: WaitOptions = {}): Promise<unknown> {
+    return this.#submit(() => this.#raw.removeNode(id), options);
+  }
+
+  /** Membership as of the applied index. */
+  get membership(): ConfState {
+    return this.#raw.confState;
+  }
+
+  #submit(append: () => number, options: WaitOptions): Promise<unknown> {
     const { signal } = options;
+    let index: number;
     try {
       signal?.throwIfAborted();
       this.#check();
@@ -245,12 +281,7 @@ export class RaftNode implements AsyncDisposable {
       if (this.#proposals.size >= (this.#opts.maxPendingProposals ?? 65_536)) {
         throw new RaftError('proposal-dropped', `too many pending proposals (${this.#proposals.size})`);
       }
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
-    let index: number;
-    try {
-      index = this.#raw.propose(data);
+      index = append();
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -439,6 +470,11 @@ export class RaftNode implements AsyncDisposable {
         await this.#handle(rd);
         if (this.#isClosed()) return; // closed while persisting/applying: never advance
         this.#raw.advance(rd);
+        if (this.#afterAdvance.length > 0) {
+          const fns = this.#afterAdvance;
+          this.#afterAdvance = [];
+          for (const f of fns) f();
+        }
         await this.#maybeSnapshot();
       } catch (e) {
         this.#fail(e instanceof Error ? e : new Error(String(e)));
@@ -542,8 +578,10 @@ export class RaftNode implements AsyncDisposable {
       if (p !== undefined) {
         this.#proposals.delete(e.index);
         p.cleanup();
-        if (p.term === e.term) p.resolve(result);
-        else p.reject(new RaftError('proposal-dropped', `entry ${e.index} was replaced by a leader of term ${e.term}`));
+        if (p.term !== e.term) p.reject(new RaftError('proposal-dropped', `entry ${e.index} was replaced by a leader of term ${e.term}`));
+        // A membership change takes effect in the core's advance(): resolve after it.
+        else if (e.type === 'conf-change') this.#afterAdvance.push(() => { p.resolve(result); });
+        else p.resolve(result);
       }
     }
   }

@@ -154,4 +154,35 @@ describe('createRaftCluster + KV example', () => {
     expect(await kv(leader.id).get('t')).toBe(2);
     expect(cluster.node(target).metrics().peers.map((p) => p.id).sort()).toEqual(['a', 'b', 'c'].filter((id) => id !== target).sort());
   });
+
+  it('membership through the driver: add a learner, promote it once caught up, remove a voter', async () => {
+    const { cluster, kv, sms } = await kvCluster(['a', 'b', 'c']);
+    const leader = await cluster.waitForLeader({ signal: AbortSignal.timeout(10_000) });
+    for (let i = 0; i < 20; i++) await kv(leader.id).put(`m${i}`, i);
+    const smD = new KvStateMachine();
+    sms.set('d', smD);
+    await cluster.startNode('d', { stateMachine: smD });
+    await leader.addLearner('d', { signal: AbortSignal.timeout(10_000) });
+    expect(leader.membership.learners).toContain('d');
+    for (;;) {
+      try {
+        await leader.addVoter('d', { signal: AbortSignal.timeout(10_000) });
+        break;
+      } catch (e) {
+        if (!(isRaftError(e) && (e.code === 'invalid-conf-change' || e.code === 'conf-change-pending'))) throw e;
+        await new Promise((r) => setTimeout(r, 20)); // not caught up yet
+      }
+    }
+    expect(leader.membership.voters).toContain('d');
+    const victim = ['a', 'b', 'c'].find((id) => id !== leader.id)!;
+    await leader.removeNode(victim, { signal: AbortSignal.timeout(10_000) });
+    expect(leader.membership.voters).not.toContain(victim);
+    await cluster.stopNode(victim);
+    await kv(leader.id).put('m0', 'new');
+    expect(await kv('d').get('m19')).toBe(19);
+    expect(await kv('d').get('m0')).toBe('new');
+    const err = await leader.addVoter('zzz').catch((e: unknown) => e);
+    expect(isRaftError(err) && err.code).toBe('invalid-conf-change');
+  });
 });
+
