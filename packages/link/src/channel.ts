@@ -509,6 +509,71 @@ export class SecureChannel implements AsyncDisposable {
   }
 
   /**
+   * The received messages as an async iterable (attach once). Holds at most `maxQueued` unread
+   * messages (default `maxQueuedMessages`, 1024); beyond that the channel closes with
+   * QUEUE_OVERFLOW. Ends after a clean close; throws the close error otherwise, or ABORTED when
+   * `signal` fires.
+   */
+  messages(options: { signal?: AbortSignal; maxQueued?: number } = {}): AsyncIterable<Uint8Array> {
+    const { signal } = options;
+    const max = options.maxQueued ?? this.#o.maxQueuedMessages ?? 1024;
+    const queue: Uint8Array[] = [];
+    let done = false;
+    let failure: LinkError | undefined;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const sub = this.onMessage((m) => {
+      if (queue.length >= max) {
+        this.#fail(new LinkError('QUEUE_OVERFLOW', `more than ${max} unread messages`), true);
+        return;
+      }
+      queue.push(m);
+      notify();
+    });
+    const closeSub = this.onClose((e) => {
+      done = true;
+      failure = e;
+      notify();
+    });
+    const onAbort = (): void => {
+      done = true;
+      failure ??= new AbortedError(signal?.reason);
+      notify();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = (): void => {
+      sub[Symbol.dispose]();
+      closeSub[Symbol.dispose]();
+      signal?.removeEventListener('abort', onAbort);
+    };
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Uint8Array>> => {
+          for (;;) {
+            const m = queue.shift();
+            if (m !== undefined) return { value: m, done: false };
+            if (done || signal?.aborted === true) {
+              cleanup();
+              if (signal?.aborted === true) throw new AbortedError(signal.reason);
+              if (failure !== undefined) throw failure;
+              return { value: undefined, done: true };
+            }
+            await new Promise<void>((r) => { wake = r; });
+          }
+        },
+        return: (): Promise<IteratorResult<Uint8Array>> => {
+          cleanup();
+          return Promise.resolve({ value: undefined, done: true });
+        },
+      }),
+    };
+  }
+
+  /**
    * Like {@link onMessage}, but each message comes as the pieces that concatenate to it (no copy
    * when a large record spanned several reads). For byte-stream consumers.
    */

@@ -131,3 +131,39 @@ describe('SecureChannel edge cases', () => {
     expect(rx.phase).toBe(1);
   });
 });
+
+describe('SecureChannel.messages()', () => {
+  it('iterates messages in order and ends on a clean close', async () => {
+    const { client, server } = await pair();
+    const it = server.messages();
+    for (let i = 0; i < 3; i++) await client.send(Uint8Array.of(i));
+    const got: number[] = [];
+    const consumer = (async () => { for await (const m of it) got.push(m[0]!); })();
+    await client.ping();
+    await client.close();
+    await consumer;
+    expect(got).toEqual([0, 1, 2]);
+  });
+
+  it('throws the close error after a truncation, and ABORTED on its signal', async () => {
+    const { client, server, da } = await pair();
+    const it = server.messages()[Symbol.asyncIterator]();
+    await client.send(Uint8Array.of(7));
+    expect((await it.next()).value).toEqual(Uint8Array.of(7));
+    da.cut();
+    await expect(it.next()).rejects.toMatchObject({ code: 'TRUNCATED' });
+    const p2 = await pair();
+    const ac = new AbortController();
+    const it2 = p2.server.messages({ signal: ac.signal })[Symbol.asyncIterator]();
+    const next = it2.next();
+    ac.abort();
+    await expect(next).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
+  it('closes the channel with QUEUE_OVERFLOW when the reader falls behind its bound', async () => {
+    const { client, server } = await pair();
+    server.messages({ maxQueued: 2 });
+    for (let i = 0; i < 3; i++) await client.send(Uint8Array.of(i));
+    await vi.waitFor(() => { expect(server.closeError?.code).toBe('QUEUE_OVERFLOW'); });
+  });
+});
