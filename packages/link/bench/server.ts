@@ -48,3 +48,5 @@ server.listen(0, '127.0.0.1', () => {
   process.send?.({ port: addr.port, plain: pl.address, secure: sl.address, unix: ul.address, unixPlain: upl.address });
 });
 process.on('disconnect', () => { process.exit(0); });
+// CPU time of this (receiving) process, for the per-record CPU table
+process.on('message', (m) => { if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() }); });

@@ -341,10 +341,12 @@ class NodeEphemeral implements Ephemeral {
 class NodeAead implements Aead {
   readonly cipher: 'aes-256-gcm' | 'chacha20-poly1305';
   readonly tagLength = TAG_LENGTH;
-  readonly #key: KeyObject | Buffer;
+  // A KeyObject imported once: createCipheriv with a Buffer key re-imports the key per record.
+  // (node:crypto cannot re-IV a GCM/ChaCha cipher object, so one cipher object per record remains.)
+  readonly #key: KeyObject;
   constructor(cipher: 'aes-256-gcm' | 'chacha20-poly1305', key: Uint8Array) {
     this.cipher = cipher;
-    this.#key = Buffer.from(key);
+    this.#key = createSecretKey(Buffer.from(key));
   }
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom = 0): Uint8Array {
     const c = createCipheriv(this.cipher as 'chacha20-poly1305', this.#key, nonce, { authTagLength: TAG_LENGTH });

@@ -136,6 +136,20 @@ function lengthPrefix(parts: readonly Uint8Array[]): Uint8Array {
   return hdr;
 }
 
+/** Pieces up to this size are copied behind the length prefix instead of written separately. */
+const SMALL = 256;
+
+/** The 4-byte length prefix (of `total`, default the piece's length) followed by `piece`, in one array. */
+function prefixed(piece: Uint8Array, total = piece.length): Uint8Array {
+  const out = new Uint8Array(4 + piece.length);
+  out[0] = total >>> 24;
+  out[1] = (total >>> 16) & 0xff;
+  out[2] = (total >>> 8) & 0xff;
+  out[3] = total & 0xff;
+  out.set(piece, 4);
+  return out;
+}
+
 /** Options for {@link socketDuplex}. */
 export interface SocketDuplexOptions {
   /** Initial incoming frame limit in bytes. Default 16 MiB + 64. */
@@ -167,11 +181,28 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   return {
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || socket.destroyed) throw new LinkError('CLOSED', 'socket closed');
-      const parts = frame instanceof Uint8Array ? [frame] : frame;
-      socket.cork();
-      socket.write(lengthPrefix(parts));
-      for (const p of parts) socket.write(p);
-      socket.uncork();
+      if (frame instanceof Uint8Array) {
+        if (frame.length <= SMALL) socket.write(prefixed(frame));
+        else {
+          socket.cork();
+          socket.write(lengthPrefix([frame]));
+          socket.write(frame);
+          socket.uncork();
+        }
+      } else {
+        // a record comes as header, ciphertext, tag: the length prefix rides with the header in
+        // one small buffer, the ciphertext goes out as is (one writev, no copy of the payload)
+        const first = frame[0];
+        socket.cork();
+        if (first !== undefined && first.length <= SMALL) {
+          socket.write(prefixed(first, frameLength(frame)));
+          for (let i = 1; i < frame.length; i++) socket.write(frame[i] as Uint8Array);
+        } else {
+          socket.write(lengthPrefix(frame));
+          for (const p of frame) socket.write(p);
+        }
+        socket.uncork();
+      }
       if (socket.writableLength <= writeBuffer) return;
       drain ??= new Promise<void>((resolve) => {
         const done = (): void => {

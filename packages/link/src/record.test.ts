@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nodeCrypto, type CipherId } from './crypto.js';
-import { RecordReceiver, RecordSender, RecordType } from './record.js';
+import { RECORD_HEADER, RecordReceiver, RecordSender, RecordType, recordNonce } from './record.js';
 
 const ciphers: CipherId[] = ['aes-256-gcm', 'chacha20-poly1305', 'xsalsa20-poly1305', 'none'];
 
@@ -35,5 +35,31 @@ describe('record layer', () => {
         }
       }), { numRuns: 40 });
     }
+  });
+
+  it('seals every record under recordNonce(iv, type, phase, seq) (nonce derived from the header bytes)', () => {
+    for (const c of ['aes-256-gcm', 'xsalsa20-poly1305'] as CipherId[]) {
+      const key = new Uint8Array(32).fill(3);
+      const iv = Uint8Array.from({ length: c === 'xsalsa20-poly1305' ? 24 : 12 }, (_, i) => i * 37);
+      const tx = new RecordSender(nodeCrypto, c, key, iv, 0);
+      const aead = nodeCrypto.aead(c, key);
+      for (let seq = 0; seq < 300; seq++) {
+        const type = seq % 2 === 0 ? RecordType.data : RecordType.ping;
+        const rec = tx.seal(type, Uint8Array.of(seq & 0xff));
+        const header = rec.subarray(0, RECORD_HEADER);
+        expect(Buffer.from(header.subarray(2)).readBigUInt64BE()).toBe(BigInt(seq));
+        const pt = aead.open(recordNonce(iv, type, 0, BigInt(seq)), header, rec.subarray(RECORD_HEADER));
+        expect(pt).toEqual(Uint8Array.of(seq & 0xff));
+      }
+    }
+  });
+
+  it('reads 64-bit sequence numbers above 2^32 from the header', () => {
+    const rx = new RecordReceiver(nodeCrypto, 'aes-256-gcm', new Uint8Array(32), new Uint8Array(12));
+    const rec = new Uint8Array(RECORD_HEADER + 16);
+    rec[0] = RecordType.data;
+    Buffer.from(rec.buffer).writeBigUInt64BE(2n ** 32n + 5n, 2);
+    expect(() => rx.open(rec)).toThrow(/record 4294967301 out of order/);
+    expect(() => rx.open(rec)).toThrow(expect.objectContaining({ code: 'OUT_OF_ORDER' }));
   });
 });

@@ -46,7 +46,34 @@ export function recordNonce(iv: Uint8Array, type: number, phase: number, seq: bi
 function writeHeader(out: Uint8Array, type: number, phase: number, seq: bigint): void {
   out[0] = type;
   out[1] = phase;
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(2, seq);
+  const hi = Number(seq >> 32n);
+  const lo = Number(seq & 0xffffffffn);
+  out[2] = hi >>> 24;
+  out[3] = (hi >>> 16) & 0xff;
+  out[4] = (hi >>> 8) & 0xff;
+  out[5] = hi & 0xff;
+  out[6] = lo >>> 24;
+  out[7] = (lo >>> 16) & 0xff;
+  out[8] = (lo >>> 8) & 0xff;
+  out[9] = lo & 0xff;
+}
+
+function readSeq(h: Uint8Array): bigint {
+  const hi = (((h[2] ?? 0) << 24) | ((h[3] ?? 0) << 16) | ((h[4] ?? 0) << 8) | (h[5] ?? 0)) >>> 0;
+  const lo = (((h[6] ?? 0) << 24) | ((h[7] ?? 0) << 16) | ((h[8] ?? 0) << 8) | (h[9] ?? 0)) >>> 0;
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/**
+ * The record nonce from a record header: the header (type ‖ phase ‖ seq) is exactly the 10 bytes
+ * {@link recordNonce} XORs into the end of the IV, so this equals recordNonce(iv, type, phase, seq)
+ * without BigInt arithmetic. Writes into `out` (the ciphers copy the nonce, so it can be reused).
+ */
+function nonceFromHeader(out: Uint8Array, iv: Uint8Array, header: Uint8Array): Uint8Array {
+  out.set(iv);
+  const o = iv.length - RECORD_HEADER;
+  for (let i = 0; i < RECORD_HEADER; i++) out[o + i] = (out[o + i] ?? 0) ^ (header[i] ?? 0);
+  return out;
 }
 
 export interface SenderOptions {
@@ -69,6 +96,7 @@ export class RecordSender {
   #since: number;
   readonly #maxBytes: number;
   readonly #maxMs: number;
+  readonly #nonce: Uint8Array;
   /** Number of key updates so far. */
   rekeys = 0;
 
@@ -78,6 +106,7 @@ export class RecordSender {
     this.#key = key;
     this.#iv = iv;
     this.#aead = p.aead(cipher, key);
+    this.#nonce = new Uint8Array(iv.length);
     this.#since = now;
     this.#maxBytes = o.rekeyAfterBytes ?? 2 ** 30;
     this.#maxMs = o.rekeyAfterMs ?? 3_600_000;
@@ -101,7 +130,7 @@ export class RecordSender {
     this.#seq = seq + 1n;
     const header = new Uint8Array(RECORD_HEADER);
     writeHeader(header, type, this.#phase, seq);
-    const out = this.#aead.seal(recordNonce(this.#iv, type, this.#phase, seq), header, payload, RECORD_HEADER);
+    const out = this.#aead.seal(nonceFromHeader(this.#nonce, this.#iv, header), header, payload, RECORD_HEADER);
     out.set(header, 0);
     this.#bytes += payload.length;
     return out;
@@ -114,7 +143,7 @@ export class RecordSender {
     this.#seq = seq + 1n;
     const header = new Uint8Array(RECORD_HEADER);
     writeHeader(header, type, this.#phase, seq);
-    const parts = this.#aead.sealv(recordNonce(this.#iv, type, this.#phase, seq), header, payload);
+    const parts = this.#aead.sealv(nonceFromHeader(this.#nonce, this.#iv, header), header, payload);
     if (payload instanceof Uint8Array) this.#bytes += payload.length;
     else for (const p of payload) this.#bytes += p.length;
     return [header, ...parts];
@@ -168,6 +197,7 @@ export class RecordReceiver {
   /** strict mode: next expected; window mode: highest seen + 1. */
   #next = 0n;
   readonly #bitmap: Uint8Array;
+  readonly #nonce: Uint8Array;
 
   constructor(p: CryptoProvider, cipher: CipherId, key: Uint8Array, iv: Uint8Array, o: ReceiverOptions = {}) {
     this.#p = p;
@@ -178,6 +208,7 @@ export class RecordReceiver {
     this.#window = o.replayWindow ?? 0;
     this.#maxPlaintext = o.maxPlaintext ?? 16 * 1024 * 1024;
     this.#bitmap = new Uint8Array(Math.ceil(this.#window / 8));
+    this.#nonce = new Uint8Array(iv.length);
   }
 
   get phase(): number {
@@ -233,13 +264,13 @@ export class RecordReceiver {
     const type = header[0] ?? 0;
     if (!KNOWN_TYPES.has(type)) throw new WireError('RECORD_MALFORMED', 'type', 0, `unknown record type 0x${type.toString(16)}`);
     const phase = header[1] ?? 0;
-    const seq = new DataView(header.buffer, header.byteOffset, header.byteLength).getBigUint64(2);
+    const seq = readSeq(header);
     this.#precheck(seq);
     let aead: Aead;
     if (phase === this.#phase) aead = this.#aead;
     else if (this.#window > 0 && this.#prevAead !== undefined && phase === ((this.#phase + 255) & 0xff) && seq < this.#rekeySeq) aead = this.#prevAead;
     else throw new WireError('RECORD_MALFORMED', 'phase', 1, `record key phase ${phase}, expected ${this.#phase}`);
-    const nonce = recordNonce(this.#iv, type, phase, seq);
+    const nonce = nonceFromHeader(this.#nonce, this.#iv, header);
     let parts: Uint8Array[] | undefined;
     if (contiguous !== undefined) {
       const pt = aead.open(nonce, header, contiguous.subarray(RECORD_HEADER));
