@@ -37,6 +37,11 @@ export interface RaftNodeOptions {
   readonly bootstrap?: readonly NodeId[];
   /** Milliseconds per core tick. Default 10 (so the core's default 15-tick election timeout is 150–300 ms). */
   readonly tickMs?: number;
+  /**
+   * Monotonic clock in milliseconds that ticks are derived from. Default `performance.now`.
+   * Must never go backwards (not `Date.now`: wall-clock steps would break lease reads).
+   */
+  readonly clock?: () => number;
   /** Randomness for election timeouts. Default Math.random. */
   readonly random?: () => number;
   readonly core?: CoreOptions;
@@ -147,6 +152,11 @@ export class RaftNode implements AsyncDisposable {
   #invalid = 0;
   #afterAdvance: (() => void)[] = [];
   #ticks = 0;
+  /** Clock time up to which ticks were delivered to the core. */
+  #tickedUntil = 0;
+  #tickMs = 10;
+  #maxCatchUp = 30;
+  #clock: () => number = () => performance.now();
 
   private constructor(opts: RaftNodeOptions, raw: RawNode) {
     this.id = opts.id;
@@ -178,12 +188,12 @@ export class RaftNode implements AsyncDisposable {
       ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
     });
     const node = new RaftNode(opts, raw);
+    if (opts.clock !== undefined) node.#clock = opts.clock;
+    node.#tickMs = tickMs;
+    node.#maxCatchUp = 2 * (opts.core?.electionTick ?? 15);
+    node.#tickedUntil = node.#clock();
     node.#timer = setInterval(() => {
-      if (node.#closed) return;
-      node.#raw.tick();
-      node.#ticks++;
-      if (node.#reads.size > 0 && node.#ticks % 10 === 0) node.#retryReads(false);
-      node.#kick();
+      node.#catchUpTicks();
     }, tickMs);
     node.#loop = node.#run();
     return node;
@@ -214,9 +224,41 @@ export class RaftNode implements AsyncDisposable {
     return this.#failure;
   }
 
+  /**
+   * Ticks are derived from the monotonic clock, not counted from timer fires: each fire delivers
+   * every tick period that elapsed since the last delivered one, so ticks missed while the event
+   * loop stalled (GC, a long synchronous apply or snapshot, a slow disk callback) are replayed —
+   * at most `2 × electionTick` of them at once, which already covers a whole election timeout and
+   * expires any lease. The same catch-up runs before each inbound message is stepped, so the
+   * core sees the time that passed before it sees input that arrived during a stall; lease reads
+   * depend on this (see the core's `readOnly: 'lease-based'`).
+   */
+  #catchUpTicks(): void {
+    if (this.#closed) return;
+    const now = this.#clock();
+    let due = Math.floor((now - this.#tickedUntil) / this.#tickMs);
+    if (due <= 0) return;
+    if (due > this.#maxCatchUp) {
+      due = this.#maxCatchUp;
+      this.#tickedUntil = now; // the rest of a long stall is dropped, not owed
+    } else this.#tickedUntil += due * this.#tickMs;
+    for (let i = 0; i < due; i++) {
+      this.#raw.tick();
+      this.#ticks++;
+      if (this.#reads.size > 0 && this.#ticks % 10 === 0) this.#retryReads(false);
+    }
+    this.#kick();
+  }
+
+  /** Ticks delivered to the core so far (derived from the monotonic clock). */
+  get ticks(): number {
+    return this.#ticks;
+  }
+
   /** Feeds an inbound message. Invalid ones are counted and reported, never thrown. */
   step(m: Message): void {
     if (this.#closed) return;
+    this.#catchUpTicks();
     try {
       this.#raw.step(m);
     } catch (e) {
