@@ -195,6 +195,9 @@ async function tokens(): Promise<Group> {
   const one = [t0];
   return compare('token verification (signature + chain + time + revocation + scope)', [
     { name: 'single token, no cache', run: (n) => { for (let i = 0; i < n; i++) uncached.verify(one, { scope: 'publish' }); } },
+    { name: 'single token, no cache, verifyAsync, 64 in flight', run: async (n) => {
+      for (let i = 0; i < n; i += 64) await Promise.all(Array.from({ length: Math.min(64, n - i) }, () => uncached.verifyAsync(one, { scope: 'publish' })));
+    }, note: 'signatures on the libuv thread pool (2 vCPUs)' },
     { name: 'delegated chain of 2, no cache', run: (n) => { for (let i = 0; i < n; i++) uncached.verify(chain, { scope: 'publish' }); } },
     { name: 'delegated chain of 2, cached', run: (n) => { for (let i = 0; i < n; i++) cached.verify(chain, { scope: 'publish' }); } },
     { name: 'single token, no cache, portable provider', run: (n) => { for (let i = 0; i < n; i++) portable.verify(one, { scope: 'publish' }); }, note: 'tweetnacl verify' },
@@ -204,7 +207,7 @@ async function tokens(): Promise<Group> {
 const mbps = (opsPerSec: number): number => (opsPerSec * FRAME) / 1e6;
 
 /** CPU time per token verification (uncached) and per handshake (both sides), from process.cpuUsage. */
-async function cpuOps(): Promise<{ title: string; columns: string[]; rows: (string | number)[][]; tokPerSec: number; hsPerSec: number }> {
+async function cpuOps(): Promise<{ title: string; columns: string[]; rows: (string | number)[][]; tokPerSec: number; edUs: number; hsPerSec: number }> {
   const root = Identity.fromSeed(new Uint8Array(32).fill(10));
   const ops = Identity.fromSeed(new Uint8Array(32).fill(11));
   const t0 = issueToken(root, { subject: ops.publicKey, scopes: ['publish'], ttlMs: 3_600_000 });
@@ -215,6 +218,14 @@ async function cpuOps(): Promise<{ title: string; columns: string[]; rows: (stri
   for (let i = 0; i < n; i++) v.verify([t0], { scope: 'publish' });
   let u = process.cpuUsage(t);
   const tokUs = (u.user + u.system) / n;
+  // the bare Ed25519 verify (node:crypto, key object cached) that bounds an uncached verification
+  const msg = new Uint8Array(160).fill(9);
+  const sig = root.sign(msg);
+  for (let i = 0; i < 300; i++) nodeCrypto.verify(root.publicKey, msg, sig);
+  t = process.cpuUsage();
+  for (let i = 0; i < n; i++) nodeCrypto.verify(root.publicKey, msg, sig);
+  u = process.cpuUsage(t);
+  const edUs = (u.user + u.system) / n;
   const hs = 200;
   t = process.cpuUsage();
   for (let i = 0; i < hs; i++) {
@@ -227,10 +238,12 @@ async function cpuOps(): Promise<{ title: string; columns: string[]; rows: (stri
   const hsUs = (u.user + u.system) / hs;
   return {
     tokPerSec: 1e6 / tokUs,
+    edUs,
     hsPerSec: 1e6 / hsUs,
     title: 'CPU time per operation (process.cpuUsage, node:crypto provider)',
     columns: ['operation', 'CPU µs', 'per second on one idle core'],
     rows: [
+      ['Ed25519 verify alone (node:crypto, cached KeyObject)', edUs.toFixed(1), (1e6 / edUs).toFixed(0)],
       ['token verification, single token, no cache', tokUs.toFixed(1), (1e6 / tokUs).toFixed(0)],
       ['full handshake, both sides', hsUs.toFixed(0), (1e6 / hsUs).toFixed(0)],
       ['full handshake, one side (half)', (hsUs / 2).toFixed(0), (2e6 / hsUs).toFixed(0)],
@@ -258,8 +271,8 @@ function cpuCost(): { title: string; columns: string[]; rows: (string | number)[
     let openCpu = 0;
     for (let done = 0; done < n; done += 16) {
       let t = process.cpuUsage();
-      const batch: Uint8Array[] = [];
-      for (let i = 0; i < 16; i++) batch.push(Buffer.concat(tx.sealv(RecordType.data, payload)));
+      const batch: Uint8Array[][] = [];
+      for (let i = 0; i < 16; i++) batch.push(tx.sealv(RecordType.data, payload));
       let u = process.cpuUsage(t);
       sealCpu += u.user + u.system;
       t = process.cpuUsage();
@@ -274,7 +287,7 @@ function cpuCost(): { title: string; columns: string[]; rows: (string | number)[
     if (c === 'aes-256-gcm') aesMBps = cap;
     rows.push([c, sealUs.toFixed(1), openUs.toFixed(1), cap.toFixed(0)]);
   }
-  return { aesMBps, title: 'CPU time per 64 KiB record (process.cpuUsage; seal includes one copy to make the record contiguous)', columns: ['cipher', 'seal µs', 'open µs', 'MB/s one core per side could carry'], rows };
+  return { aesMBps, title: 'CPU time per 64 KiB record, record layer alone (process.cpuUsage; sealed as pieces and opened as pieces, no copy, as on the socket path)', columns: ['cipher', 'seal µs', 'open µs', 'MB/s one core per side could carry'], rows };
 }
 
 const loadStart = os.loadavg()[0] ?? 0;
@@ -290,13 +303,14 @@ try {
   const hsNode = row(hs, 'node:crypto provider').opsPerSec;
   const tokOne = row(tk, 'single token, no cache').opsPerSec;
   const tokChain = row(tk, 'delegated chain of 2, no cache').opsPerSec;
+  const tokAsync = row(tk, 'single token, no cache, verifyAsync, 64 in flight').opsPerSec;
   const cpu = cpuCost();
   const cpu2 = await cpuOps();
   const cached = row(tk, 'delegated chain of 2, cached').opsPerSec;
   const goals: Goal[] = [
     { goal: 'secure channel 64 KiB frames ≥ 800 MB/s', measured: `${sec.toFixed(0)} MB/s wall (AES-256-GCM, one connection); the cipher's CPU cost allows ${cpu.aesMBps.toFixed(0)} MB/s per side on an idle core`, met: sec >= 800 },
     { goal: 'secure channel ≥ 0.5× plain TCP, same run', measured: `${(sec / plain).toFixed(2)}× (${sec.toFixed(0)} vs ${plain.toFixed(0)} MB/s)`, met: sec / plain >= 0.5 },
-    { goal: 'token verifications ≥ 10 000/s', measured: `uncached single token ${fmtOps(tokOne)} wall, ${fmtOps(cpu2.tokPerSec)} per idle core by CPU time; chains of 2 uncached ${fmtOps(tokChain)}; cached ${fmtOps(cached)}`, met: tokOne >= 10_000 },
+    { goal: 'token verifications ≥ 10 000/s', measured: `uncached single token: ${fmtOps(tokOne)} wall on one thread, ${fmtOps(cpu2.tokPerSec)} per idle core by CPU time — bounded by the Ed25519 verify itself (${cpu2.edUs.toFixed(0)} µs CPU with node:crypto here, i.e. ≤ ${fmtOps(1e6 / cpu2.edUs)} per core); verifyAsync on the thread pool ${fmtOps(tokAsync)}; chains of 2 uncached ${fmtOps(tokChain)}; cached ${fmtOps(cached)}`, met: Math.max(tokOne, tokAsync) >= 10_000 },
     { goal: 'handshakes per second (reported)', measured: `${fmtOps(hsNode)} wall, both peers in one process; ${fmtOps(cpu2.hsPerSec)} per idle core by CPU time (a responder alone: about twice that)`, met: true },
   ];
 
@@ -320,7 +334,7 @@ try {
       'Throughput: one connection, sender in the bench process, receiver in a forked child; each op is one 64 KiB message; a 1-byte sync round trip ends every sample.',
       'Handshakes: both peers run in the bench process over an in-memory carrier, so each op costs both sides\' CPU (a server alone does about twice as many).',
       `Load average (1 min) at start ${loadStart.toFixed(1)}, at end ${(os.loadavg()[0] ?? 0).toFixed(1)}, on 2 vCPUs shared with other jobs: wall-clock figures scale with it; ratios within a group are comparable.`,
-      'Token verification without cache is bounded by Ed25519 verify (node:crypto ~12k/s); the cache skips signatures for chains already seen, revocation and time are still checked.',
+      'Token verification without cache is bounded by the Ed25519 verify (see the CPU table); verifyAsync spreads signatures over libuv\'s thread pool (both vCPUs); the cache skips signatures for chains already seen, revocation and time are still checked.',
     ],
   });
   for (const g of goals) console.log(`${g.met ? 'MET ' : 'MISS'} ${g.goal}: ${g.measured}`);

@@ -26,7 +26,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { concatBytes, toHex } from './bytes.js';
+import { concatBytes } from './bytes.js';
 import { LinkError } from './errors.js';
 
 /** AEAD ciphers the record layer can negotiate (wire ids in PROTOCOL.md §3). */
@@ -95,6 +95,11 @@ export interface CryptoProvider {
   readonly ciphers: readonly CipherId[];
   signer(seed: Uint8Array): Signer;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * Optional: the same check off the event loop (node:crypto runs it on libuv's thread pool), so
+   * several verifications proceed in parallel on several cores. Same result as {@link verify}.
+   */
+  verifyAsync?(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   /** A fresh X25519 key pair, or the one for a fixed private key (test vectors). */
   ephemeral(privateKey?: Uint8Array): Ephemeral;
   aead(cipher: CipherId, key: Uint8Array): Aead;
@@ -293,7 +298,7 @@ const verifyKeys = new Map<string, KeyObject>();
 const VERIFY_KEY_CACHE = 1024;
 
 function edPublicKeyObject(pub: Uint8Array): KeyObject {
-  const hex = toHex(pub);
+  const hex = Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('latin1');
   let k = verifyKeys.get(hex);
   if (k === undefined) {
     k = okpPublic('Ed25519', pub);
@@ -430,6 +435,22 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
     } catch {
       return false;
     }
+  },
+  verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature)) return Promise.resolve(false);
+    let key: KeyObject;
+    try {
+      key = edPublicKeyObject(publicKey);
+    } catch {
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>((resolve) => {
+      try {
+        nodeVerify(null, message, key, signature, (err, ok) => { resolve(err === null && ok); });
+      } catch {
+        resolve(false);
+      }
+    });
   },
   ephemeral(privateKey?: Uint8Array): Ephemeral {
     if (privateKey !== undefined) checkLen('X25519 private key', privateKey, 32);

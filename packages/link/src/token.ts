@@ -156,6 +156,11 @@ export function decodeTokenChain(bytes: Uint8Array): Token[] {
   return out;
 }
 
+/** The bytes a token's signature covers: the token label ‖ the body. */
+function signedMessage(t: Token): Uint8Array {
+  return concatBytes(L_TOKEN, t.body);
+}
+
 function keyOf(k: Uint8Array | string): Uint8Array {
   return typeof k === 'string' ? publicKeyFromNodeId(k) : k;
 }
@@ -339,19 +344,31 @@ export class TokenVerifier {
     return e.ids;
   }
 
-  #structural(chain: readonly Token[]): CacheEntry {
-    const p = this.#p;
+  /** The checks that come before any signature (cheap rejection); returns the root token. */
+  #precheck(chain: readonly Token[]): Token {
     if (chain.length === 0) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
     if (chain.length > this.#maxChain) throw new LinkError('TOKEN_OVER_DELEGATED', `chain of ${chain.length} exceeds ${this.#maxChain}`);
     const root = chain[0];
     if (root === undefined) throw new LinkError('TOKEN_MALFORMED', 'empty chain');
     if (!this.#trusted.has(toHex(root.issuer))) throw new LinkError('TOKEN_UNTRUSTED', 'root issuer is not trusted');
     if (root.parentHash.some((b) => b !== 0)) throw new LinkError('TOKEN_CHAIN', 'root token has a parent hash');
+    return root;
+  }
+
+  /**
+   * Signatures and chain structure. `signatureOk(i)` answers for token i: verified here (sync) or
+   * looked up from signatures verified beforehand in parallel ({@link verifyAsync}); the checks run
+   * in the same order either way, so both report the same error for the same chain.
+   */
+  #structural(chain: readonly Token[], signatureOk?: (i: number) => boolean): CacheEntry {
+    const p = this.#p;
+    const root = this.#precheck(chain);
     const issuers: string[] = [];
     for (let i = 0; i < chain.length; i++) {
       const t = chain[i];
       if (t === undefined) break;
-      if (!p.verify(t.issuer, concatBytes(L_TOKEN, t.body), t.signature)) throw new LinkError('TOKEN_FORGED', `token ${i} signature does not verify`);
+      const ok = signatureOk !== undefined ? signatureOk(i) : p.verify(t.issuer, signedMessage(t), t.signature);
+      if (!ok) throw new LinkError('TOKEN_FORGED', `token ${i} signature does not verify`);
       if (t.notAfter <= t.notBefore || t.notAfter - t.notBefore > this.#maxTtl) throw new LinkError('TOKEN_TTL', `token ${i} lifetime exceeds ${this.#maxTtl} ms`);
       const parent = i > 0 ? chain[i - 1] : undefined;
       if (parent !== undefined) {
@@ -376,22 +393,64 @@ export class TokenVerifier {
    */
   verify(chainOrBytes: readonly Token[] | Uint8Array, request: VerifyRequest = {}): Grant {
     const chain = chainOrBytes instanceof Uint8Array ? decodeTokenChain(chainOrBytes) : chainOrBytes;
-    let key = '';
-    if (this.#cacheSize > 0) for (const t of chain) key += Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength).toString('latin1') + '|';
-    let entry = this.#cacheSize > 0 ? this.#cache.get(key) : undefined;
+    const key = this.#cacheKey(chain);
+    let entry = key !== undefined ? this.#cache.get(key) : undefined;
     if (entry === undefined) {
       this.misses++;
-      entry = this.#structural(chain);
-      if (this.#cacheSize > 0) {
-        if (this.#cache.size >= this.#cacheSize) {
-          const first = this.#cache.keys().next();
-          if (first.done !== true) this.#cache.delete(first.value);
-        }
-        this.#cache.set(key, entry);
-      }
+      entry = this.#remember(key, this.#structural(chain));
     } else {
       this.hits++;
     }
+    return this.#grant(entry, request);
+  }
+
+  /**
+   * Like {@link verify}, but the Ed25519 signatures of a chain not in the cache are checked on
+   * libuv's thread pool (node:crypto provider; other providers verify inline), so a server can
+   * verify tokens on several cores while its event loop keeps running. Same checks, same errors
+   * (as a rejected promise). Cached chains answer without a signature check, as in verify.
+   */
+  async verifyAsync(chainOrBytes: readonly Token[] | Uint8Array, request: VerifyRequest = {}): Promise<Grant> {
+    const chain = chainOrBytes instanceof Uint8Array ? decodeTokenChain(chainOrBytes) : chainOrBytes;
+    const key = this.#cacheKey(chain);
+    let entry = key !== undefined ? this.#cache.get(key) : undefined;
+    if (entry === undefined) {
+      this.misses++;
+      const p = this.#p;
+      if (p.verifyAsync === undefined) {
+        entry = this.#structural(chain);
+      } else {
+        this.#precheck(chain);
+        const oks = await Promise.all(chain.map((t) => p.verifyAsync?.(t.issuer, signedMessage(t), t.signature) ?? Promise.resolve(false)));
+        entry = this.#structural(chain, (i) => oks[i] === true);
+      }
+      entry = this.#remember(key, entry);
+    } else {
+      this.hits++;
+    }
+    return this.#grant(entry, request);
+  }
+
+  /** The cache key of a chain (its bytes), or undefined without a cache. */
+  #cacheKey(chain: readonly Token[]): string | undefined {
+    if (this.#cacheSize === 0) return undefined;
+    let key = '';
+    for (const t of chain) key += Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength).toString('latin1') + '|';
+    return key;
+  }
+
+  #remember(key: string | undefined, entry: CacheEntry): CacheEntry {
+    if (key === undefined) return entry;
+    if (this.#cache.size >= this.#cacheSize) {
+      const first = this.#cache.keys().next();
+      if (first.done !== true) this.#cache.delete(first.value);
+    }
+    this.#cache.set(key, entry);
+    return entry;
+  }
+
+  /** Time, revocation, subject, scope and resource: checked on every call, cached or not. */
+  #grant(entry: CacheEntry, request: VerifyRequest): Grant {
     const c = entry.chain;
     const now = this.#now();
     let notAfter = Infinity;

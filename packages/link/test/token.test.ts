@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Identity, RevocationList, Token, TokenVerifier, decodeTokenChain, delegateToken, encodeTokenChain, isLinkError, issueToken } from '../src/index.js';
+import { Identity, RevocationList, Token, TokenVerifier, decodeTokenChain, delegateToken, encodeTokenChain, isLinkError, issueToken, nodeCrypto, portableCrypto } from '../src/index.js';
 
 const root = Identity.fromSeed(new Uint8Array(32).fill(10));
 const ops = Identity.fromSeed(new Uint8Array(32).fill(11));
@@ -129,5 +129,50 @@ describe('permission tokens', () => {
       const c = code(() => decodeTokenChain(b));
       expect(c === undefined || c === 'TOKEN_MALFORMED').toBe(true);
     }), { numRuns: 300 });
+  });
+
+  it('verifyAsync (signatures on the thread pool) grants and refuses exactly like verify', async () => {
+    const t0 = issueToken(root, { subject: ops.publicKey, scopes: ['publish', 'delegate'], ttlMs: HOUR, now: T0, depth: 1, resource: 'chat/*' });
+    const c1 = delegateToken(ops, [t0], { subject: svc.publicKey, scopes: ['publish'], ttlMs: HOUR, now: T0 });
+    const forged = Uint8Array.from(c1[1]!.bytes);
+    forged[1] = 0x0f;
+    const forgedRoot = Uint8Array.from(t0.bytes);
+    forgedRoot[forgedRoot.length - 1]! ^= 1;
+    const badTtl = Token.sign(ops, { scopes: 1, depth: 0, subject: svc.publicKey, notBefore: T0, notAfter: T0 + 2 * HOUR, nonce: 9n, parentHash: t0.hash(), resource: 'chat/*' });
+    const self = issueToken(leaf, { subject: leaf.publicKey, scopes: ['admin'], ttlMs: HOUR, now: T0 });
+    const cases: { chain: Token[]; req?: { scope?: 'publish' | 'admin'; subject?: string } ; want: string | undefined }[] = [
+      { chain: [t0], want: undefined },
+      { chain: c1, req: { scope: 'publish', subject: svc.nodeId }, want: undefined },
+      { chain: [t0, Token.decode(forged)], want: 'TOKEN_FORGED' },
+      { chain: [Token.decode(forgedRoot), c1[1]!], want: 'TOKEN_FORGED' },
+      { chain: [t0, badTtl], want: 'TOKEN_TTL' },
+      { chain: [self], want: 'TOKEN_UNTRUSTED' },
+      { chain: c1, req: { scope: 'admin' }, want: 'TOKEN_SCOPE' },
+    ];
+    const acode = async (p: Promise<unknown>): Promise<string | undefined> => {
+      try {
+        await p;
+        return undefined;
+      } catch (e) {
+        return isLinkError(e) ? e.code : `untyped: ${String(e)}`;
+      }
+    };
+    for (const provider of [nodeCrypto, portableCrypto]) {
+      for (const { chain, req, want } of cases) {
+        const sync = verifier(T0, { provider, cacheSize: 0 });
+        const async = verifier(T0, { provider, cacheSize: 0 });
+        expect(code(() => sync.verify(chain, req))).toBe(want);
+        expect(await acode(async.verifyAsync(chain, req))).toBe(want);
+        if (want === undefined) expect(await async.verifyAsync(encodeTokenChain(chain), req)).toEqual(sync.verify(chain, req));
+      }
+    }
+    // the cache is shared with verify: a chain verified asynchronously is a hit afterwards
+    const v = verifier();
+    await v.verifyAsync(c1);
+    v.verify(c1);
+    expect([v.misses, v.hits]).toEqual([1, 1]);
+    // many in flight at once
+    const grants = await Promise.all(Array.from({ length: 32 }, () => verifier(T0, { cacheSize: 0 }).verifyAsync(c1, { scope: 'publish' })));
+    expect(grants.every((g) => g.subject === svc.nodeId)).toBe(true);
   });
 });
