@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { KvOp } from '../../src/testing/index.js';
+import { Progress, describeExit, firstOf, terminate, track } from './procs-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const linKv = path.join(here, '..', '..', 'src', 'node', 'lin-kv.ts');
@@ -28,6 +29,8 @@ export interface HarnessOptions {
   readonly dataDir?: string;
   readonly tickMs?: number;
   readonly timeoutMs?: number;
+  /** How long one start attempt may take to answer `init` (tsx loads slowly on a loaded machine). Default 60 s. */
+  readonly startTimeoutMs?: number;
 }
 
 export class Harness {
@@ -43,6 +46,11 @@ export class Harness {
   dropped = 0;
   kills = 0;
   stderr = '';
+  /** Acknowledged client operations (read_ok, write_ok, cas_ok), awaitable: nemeses wait for progress, not time. */
+  readonly okOps = new Progress();
+  /** Start attempts that failed for reasons outside the node and were retried. */
+  readonly retriedStarts: string[] = [];
+  #closed = false;
 
   constructor(opts: HarnessOptions) {
     this.#opts = opts;
@@ -57,23 +65,53 @@ export class Harness {
     await Promise.all(this.ids.map((id) => this.startNode(id)));
   }
 
+  /**
+   * Starts node `id` and resolves once it answered `init`. An attempt that fails for a reason
+   * outside the node (killed by a signal we did not send, no answer in time) is retried up to
+   * twice: for the node it is one more crash during recovery. A node exiting with an error of
+   * its own fails at once, with its stderr.
+   */
   async startNode(id: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const failure = await this.#startOnce(id);
+      if (failure === undefined) return;
+      this.stderr += `[harness] start of ${id} (attempt ${attempt}) failed: ${failure.reason}\n`;
+      if (this.#closed) throw new Error(`harness closed while ${id} was starting`);
+      if (!failure.retry || attempt >= 3) throw new Error(`${id} did not start: ${failure.reason}\n${this.stderr}`);
+      this.retriedStarts.push(`${id}: ${failure.reason}`);
+    }
+  }
+
+  async #startOnce(id: string): Promise<{ reason: string; retry: boolean } | undefined> {
+    if (this.#closed) throw new Error(`harness closed: not starting ${id}`);
+    if (this.#procs.has(id)) throw new Error(`${id} is already running`);
     const args = ['--import', tsxEsm, '--conditions=@abi/source', linKv];
     if (this.#opts.dataDir !== undefined) args.push('--data-dir', this.#opts.dataDir);
     args.push('--tick-ms', String(this.#opts.tickMs ?? 10), '--timeout-ms', String(this.#opts.timeoutMs ?? 1500));
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    track(child);
     this.#procs.set(id, child);
-    reapOnExit(child);
+    let own = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
+      if (own.length < 4_000) own += d;
       if (this.stderr.length < 20_000) this.stderr += d;
     });
     child.stdin.on('error', () => undefined); // the process may be killed while we write
     const rl = createInterface({ input: child.stdout });
     rl.on('line', (line) => { this.#route(id, line); });
-    const ok = this.#rpc('harness', id, { type: 'init', node_id: id, node_ids: this.ids }, 30_000);
-    const res = await ok;
-    if (res.type !== 'init_ok') throw new Error(`init of ${id} failed: ${JSON.stringify(res)}\n${this.stderr}`);
+    const timeoutMs = this.#opts.startTimeoutMs ?? 60_000;
+    const first = await firstOf(child, this.#rpc('harness', id, { type: 'init', node_id: id, node_ids: this.ids }, timeoutMs), timeoutMs + 1_000);
+    if (first.kind === 'ready' && first.value.type === 'init_ok') return undefined;
+    const ours = this.#procs.get(id) === child;
+    if (ours) this.#procs.delete(id);
+    await terminate(child);
+    if (!ours) return { reason: `${id} was killed by the harness while starting`, retry: false };
+    if (first.kind === 'exit') {
+      return { reason: `${describeExit(first.exit)} before init_ok${own === '' ? '' : `: ${own.trim().slice(-500)}`}`, retry: first.exit.signal !== null };
+    }
+    if (first.kind === 'timeout' || first.value.type === 'timeout' || first.value.type === 'down') return { reason: `no init_ok within ${timeoutMs} ms`, retry: true };
+    return { reason: `init failed: ${JSON.stringify(first.value)}`, retry: false };
   }
 
   /** SIGKILL a node (it loses everything not fsynced... which is nothing that was acknowledged). */
@@ -81,10 +119,8 @@ export class Harness {
     const p = this.#procs.get(id);
     if (p === undefined) return;
     this.#procs.delete(id);
-    const exited = new Promise<void>((r) => p.once('exit', () => { r(); }));
-    p.kill('SIGKILL');
     this.kills++;
-    await exited;
+    await terminate(p);
   }
 
   isUp(id: string): boolean {
@@ -174,6 +210,7 @@ export class Harness {
     const body: Body = f === 'read' ? { type: 'read', key } : f === 'write' ? { type: 'write', key, value: a } : { type: 'cas', key, from: a, to: b };
     const res = await this.#rpc(client, node, body, (this.#opts.timeoutMs ?? 1500) + 1000);
     const ret = this.now();
+    if (res.type === 'read_ok' || res.type === 'write_ok' || res.type === 'cas_ok') this.okOps.add();
     const k = String(key);
     const code = res.type === 'error' ? res.code : undefined;
     if (f === 'read') {
@@ -194,8 +231,12 @@ export class Harness {
     return res;
   }
 
+  /** Kills every node (in parallel; never waits for an exit that already happened); later starts fail. */
   async close(): Promise<void> {
-    for (const id of [...this.#procs.keys()]) await this.kill(id);
+    this.#closed = true;
+    const procs = [...this.#procs.values()];
+    this.#procs.clear();
+    await Promise.all(procs.map((p) => terminate(p)));
   }
 }
 
@@ -267,17 +308,4 @@ export async function finalReads(h: Harness, keys: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-}
-
-const live = new Set<{ kill(signal: NodeJS.Signals): boolean; exitCode: number | null }>();
-let reaper = false;
-/** Children must not outlive a test/bench process that crashes or is interrupted. */
-function reapOnExit(child: { kill(signal: NodeJS.Signals): boolean; exitCode: number | null; once(event: 'exit', fn: () => void): unknown }): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (reaper) return;
-  reaper = true;
-  process.once('exit', () => {
-    for (const c of live) if (c.exitCode === null) c.kill('SIGKILL');
-  });
 }
