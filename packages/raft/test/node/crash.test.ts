@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileStorage } from '../../src/node/index.js';
 import { payload } from './fixtures/payload.js';
+import { terminate, track } from './procs-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // `node --import tsx/esm` runs the TypeScript child in ONE process (the tsx CLI would fork a
@@ -23,8 +24,12 @@ interface Batch {
   term: number;
 }
 
-/** Runs the writer child until it has acknowledged `acks` more batches, then SIGKILLs it. */
-function runAndKill(dir: string, seed: number, acks: number): Promise<{ acked: Batch[]; inflight: Batch | undefined; start: [number, number] }> {
+/**
+ * Runs the writer child until it has acknowledged `acks` more batches, then SIGKILLs it. A child
+ * that makes no progress within `stallMs` (generous: a loaded CI machine is slow) is killed and
+ * the round fails, so no writer outlives a failed test.
+ */
+function runAndKill(dir: string, seed: number, acks: number, stallMs = 60_000): Promise<{ acked: Batch[]; inflight: Batch | undefined; start: [number, number] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', tsxEsm, '--conditions=@abi/source', path.join(here, 'fixtures', 'wal-writer.ts'), dir, String(seed)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -34,9 +39,20 @@ function runAndKill(dir: string, seed: number, acks: number): Promise<{ acked: B
     let start: [number, number] = [0, 0];
     let buf = '';
     let killed = false;
+    track(child);
+    let stall: NodeJS.Timeout | undefined;
+    const watchdog = (): void => {
+      clearTimeout(stall);
+      stall = setTimeout(() => {
+        reject(new Error(`writer made no progress for ${stallMs} ms (${acked.length}/${acks} batches acknowledged)`));
+        void terminate(child);
+      }, stallMs);
+    };
+    watchdog();
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buf += chunk;
+      watchdog();
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl).split(' ');
@@ -56,6 +72,7 @@ function runAndKill(dir: string, seed: number, acks: number): Promise<{ acked: B
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      clearTimeout(stall);
       if (!killed) reject(new Error(`writer exited early: code ${code} signal ${signal}`));
       else resolve({ acked, inflight, start });
     });
@@ -105,5 +122,5 @@ describe('FileStorage survives kill -9 of a process that is appending', () => {
         await s.close();
       }
     }
-  }, 60_000);
+  }, 300_000); // normally ~3 s; bounded by the per-round watchdog too
 });
