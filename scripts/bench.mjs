@@ -40,13 +40,20 @@ const out = [
   '',
 ];
 const json = {};
+const sections = [];
+const summary = ['## Goals at a glance', '', '| package | goal | measured | met | run |', '|---|---|---|:-:|---|'];
 for (const dir of pkgDirs) {
   const f = path.join(dir, 'bench', 'results.json');
   if (!existsSync(f)) continue;
   const report = JSON.parse(readFileSync(f, 'utf8'));
   json[report.package] = report;
-  out.push(`## ${report.package}`, '', readFileSync(path.join(dir, 'bench', 'results.md'), 'utf8').trimEnd(), '');
+  for (const g of report.goals ?? []) {
+    const cell = (s) => String(s).replaceAll('|', '\\|');
+    summary.push(`| ${report.package} | ${cell(g.goal)} | ${cell(g.measured)} | ${g.met ? 'yes' : '**no**'} | ${report.machine.date.slice(0, 16).replace('T', ' ')} |`);
+  }
+  sections.push(`## ${report.package}`, '', readFileSync(path.join(dir, 'bench', 'results.md'), 'utf8').trimEnd(), '');
 }
+out.push(...summary, '', ...sections);
 out.push('## Raw results (JSON)', '', '```json', JSON.stringify(json, null, 1), '```', '');
 writeFileSync(path.join(root, 'BENCHMARKS.md'), out.join('\n'));
 console.log(`wrote BENCHMARKS.md (${Object.keys(json).length} packages)`);
