@@ -118,8 +118,10 @@ function pipelined(window: number, call: () => Promise<unknown>): (n: number) =>
     });
 }
 
+/** `BENCH_ONLY=rpc64` runs only the 64-in-flight comparison with the minimal client (for profiling). */
+const only = process.env.BENCH_ONLY;
 // grpc-js needs thousands of calls before it is warm on both ends (baselines.md §6).
-await pipelined(64, () => grpcCall(task))(quick ? 3000 : 20_000);
+if (only !== 'rpc64') await pipelined(64, () => grpcCall(task))(quick ? 3000 : 20_000);
 
 const groups: Group[] = [];
 const tables: Table[] = [];
@@ -134,6 +136,16 @@ const g1 = await compare(
   { ...opts, baseline: '@abi/transport TCP' },
 );
 groups.push(g1);
+if (only === 'rpc64') {
+  const o = row(g1, '@abi/transport TCP');
+  const m = row(g1, 'minimal node:net + cbor-x');
+  console.log(`rpc64: ${(m.nsPerOp / o.nsPerOp).toFixed(2)}× minimal (${Math.round(o.opsPerSec)} vs ${Math.round(m.opsPerSec)} calls/s)`);
+  minimal.close();
+  grpcClient.close();
+  await client.close();
+  child.send({ cmd: 'exit' });
+  process.exit(0);
+}
 const g1b = await compare(
   'RPC echo of a small CBOR object (~200 B), 64 in flight, vs gRPC',
   [oursCase, { name: '@grpc/grpc-js 1.14.7 unary', note: 'cbor-x bytes in a proto bytes field', run: pipelined(64, () => grpcCall(task)) }],

@@ -96,12 +96,21 @@ export function checkCborDepth(bytes: Uint8Array, maxDepth: number): void {
  * with at most `maxDepth` such bytes anywhere cannot nest deeper. Most payloads stop here.
  */
 function mayNestDeeper(bytes: Uint8Array, maxDepth: number): boolean {
+  // Hot path (every received payload longer than maxDepth): container heads have the high bit
+  // set, so words without one are skipped four bytes at a time, and the scan stops as soon as the
+  // bytes left could no longer push the count past the limit.
+  const n = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
   let heads = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] ?? 0;
-    if (b >= 0x80 && b <= 0xdb && ++heads > maxDepth) return true;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    if (heads + (n - i) <= maxDepth) return false;
+    if ((view.getUint32(i) & 0x80808080) === 0) continue;
+    for (let j = i; j < i + 4; j++) if ((view.getUint8(j) - 0x80) >>> 0 <= 0xdb - 0x80) heads++;
+    if (heads > maxDepth) return true;
   }
-  return false;
+  for (; i < n; i++) if ((view.getUint8(i) - 0x80) >>> 0 <= 0xdb - 0x80) heads++;
+  return heads > maxDepth;
 }
 
 /**
