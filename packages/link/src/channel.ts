@@ -1,6 +1,7 @@
 /**
  * SecureChannel: drives the handshake over a {@link FrameDuplex}, then carries AEAD records.
  */
+import { realClock, type Clock as TransportClock } from '@abi/transport';
 import { equalBytes, utf8 } from './bytes.js';
 import { type CipherId, type CryptoProvider } from './crypto.js';
 import { flattenFrame, type Frame, type FrameDuplex } from './duplex.js';
@@ -9,24 +10,14 @@ import { InitiatorHandshake, MAX_HANDSHAKE_MESSAGE, MSG_ALERT, ResponderHandshak
 import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from './identity.js';
 import { RECORD_OVERHEAD, RecordReceiver, RecordSender, RecordType } from './record.js';
 
-/** Time source and timers, injectable for tests. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/**
+ * Time source and timers, injectable for tests: the same contract as @abi/transport's, so a
+ * simulated network's virtual clock drives channels and links too.
+ */
+export type Clock = TransportClock;
 
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => {
-    clearTimeout(h as ReturnType<typeof setTimeout>);
-  },
-};
+/** The system clock (monotonic, unref'd timers): @abi/transport's `realClock`. */
+export const systemClock: Clock = realClock;
 
 /** The authenticated peer of a channel. */
 export interface PeerIdentity {
