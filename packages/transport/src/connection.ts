@@ -71,6 +71,13 @@ export interface OpenConnectionOptions extends ConnectionOptions, AbortOptions {
   /** Looks up the handler of a method. */
   readonly handlers?: (method: string) => Handler | undefined;
   readonly clock?: Clock;
+  /**
+   * The peer's identity as already authenticated below the framing (see
+   * {@link ByteStream.remoteIdentity}). When set it is the connection's `remoteIdentity`, and a
+   * hello whose `id` is a different string fails setup with `PROTOCOL_ERROR`.
+   * @default stream.remoteIdentity
+   */
+  readonly remoteIdentity?: string;
 }
 
 /** The system clock. */
@@ -199,6 +206,8 @@ class FramedConnection implements Connection {
   readonly #stream: ByteStream;
   readonly #opts: Resolved;
   readonly #identity: string | undefined;
+  /** The peer's identity as authenticated below the framing; the hello may not contradict it. */
+  readonly #authenticatedIdentity: string | undefined;
   readonly #clock: Clock;
   readonly #handlers: (method: string) => Handler | undefined;
   readonly #decoder: FrameDecoder;
@@ -243,6 +252,8 @@ class FramedConnection implements Connection {
     this.#clock = options.clock ?? realClock;
     this.#handlers = options.handlers ?? (() => undefined);
     this.#identity = options.identity;
+    this.#authenticatedIdentity = options.remoteIdentity ?? stream.remoteIdentity;
+    this.remoteIdentity = this.#authenticatedIdentity;
     const o: Record<string, unknown> = { ...connectionDefaults };
     for (const [k, v] of Object.entries(options)) if (v !== undefined && k in connectionDefaults) o[k] = v;
     this.#opts = o as unknown as Resolved;
@@ -418,7 +429,13 @@ class FramedConnection implements Connection {
     this.#peerMaxFrame = num('maxFrame', 64, 0xffffffff);
     this.#peerWindow = num('window', 1, 1 << 20);
     this.#peerMaxInFlight = num('maxInFlight', 1, 0xffffffff);
-    if (typeof hello.id === 'string') this.remoteIdentity = hello.id;
+    if (typeof hello.id === 'string') {
+      const authenticated = this.#authenticatedIdentity;
+      if (authenticated === undefined) this.remoteIdentity = hello.id;
+      else if (hello.id !== authenticated) {
+        throw new TransportError('PROTOCOL_ERROR', `hello announces identity ${JSON.stringify(hello.id.slice(0, 128))} but the stream authenticated the peer as ${JSON.stringify(authenticated)}`);
+      }
+    }
     this.#helloDone = true;
     this.#clock.clearTimeout(this.#helloTimer);
     this.#helloTimer = undefined;

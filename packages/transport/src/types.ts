@@ -44,6 +44,14 @@ export interface ByteStream {
   resume?(): void;
   readonly localAddress: string;
   readonly remoteAddress: string;
+  /**
+   * The peer's identity as authenticated by the layer that produced this stream (e.g. a
+   * secure-channel upgrade); absent on raw streams. When set, the framed connection's
+   * {@link Connection.remoteIdentity} is this value whatever the peer's hello says, and a hello
+   * whose `id` is a different string fails connection setup with `PROTOCOL_ERROR` (a peer that
+   * announces an identity other than the one it authenticated as is misconfigured or lying).
+   */
+  readonly remoteIdentity?: string;
 }
 
 /** A raw network: dials and accepts {@link ByteStream}s. TCP and the memory network implement it. */
@@ -64,7 +72,9 @@ export interface StreamListener {
 
 /**
  * Turns a raw stream into another one before framing starts (for example a secure channel after a
- * handshake). Runs on both the dialing and the accepting side.
+ * handshake). Runs on both the dialing and the accepting side. An upgrade that authenticates the
+ * peer sets {@link ByteStream.remoteIdentity} on the stream it returns; the connection then reports
+ * that identity as `remoteIdentity` and rejects a hello announcing another one.
  */
 export type StreamUpgrade = (stream: ByteStream, context: { readonly initiator: boolean; readonly signal: AbortSignal }) => Promise<ByteStream>;
 
@@ -126,7 +136,10 @@ export interface Connection extends AsyncDisposable {
   readonly id: string;
   readonly localAddress: string;
   readonly remoteAddress: string;
-  /** The identity the peer announced in its hello (unauthenticated unless a secure upgrade proved it). */
+  /**
+   * The peer's identity: the stream's authenticated {@link ByteStream.remoteIdentity} when the
+   * (upgraded) stream has one, else the `id` the peer announced in its hello (unauthenticated).
+   */
   readonly remoteIdentity: string | undefined;
   /** True on the dialing side. */
   readonly initiator: boolean;

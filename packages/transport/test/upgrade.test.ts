@@ -4,9 +4,10 @@
  * before framing starts, and the result must still pass the whole compliance suite.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryNetwork, openConnection, StreamTransport, tcpNetwork, TransportError } from '../src/index.js';
-import type { ByteStream, StreamUpgrade } from '../src/index.js';
+import { decodeCbor, FrameDecoder, FrameType, isTransportError, MemoryNetwork, openConnection, StreamTransport, tcpNetwork, TransportError } from '../src/index.js';
+import type { ByteStream, Connection, StreamNetwork, StreamUpgrade } from '../src/index.js';
 import { transportCompliance } from '../src/compliance.js';
+import { until } from './helpers.js';
 
 function xor(chunk: Uint8Array, key: number): Uint8Array {
   const out = new Uint8Array(chunk.length);
@@ -147,5 +148,161 @@ describe('upgrade - accept side is bounded', () => {
     expect(upgrades).toBe(2);
     await client.close();
     await server.close();
+  });
+});
+
+/**
+ * The XOR upgrade plus a stand-in for authentication: the dialer "proves" it is `client` and the
+ * acceptor that it is `server`, and each side's upgraded stream carries the other's identity.
+ */
+function authUpgrade(ids: { readonly client: string; readonly server: string }): StreamUpgrade {
+  return async (raw, ctx) => {
+    const stream = await xorUpgrade(raw, ctx);
+    return { ...stream, remoteIdentity: ctx.initiator ? ids.server : ids.client };
+  };
+}
+
+const AUTH = { client: 'client-auth', server: 'server-auth' } as const;
+
+/** Records every GOAWAY `[code, message]` the framing layer writes through the upgraded stream. */
+function recordGoaways(upgrade: StreamUpgrade, goaways: [string, string][]): StreamUpgrade {
+  return async (raw, ctx) => {
+    const stream = await upgrade(raw, ctx);
+    const decoder = new FrameDecoder((f) => {
+      if (f.type !== FrameType.GOAWAY) return;
+      const g = decodeCbor(f.payload) as unknown[];
+      goaways.push([String(g[1]), String(g[2])]);
+    });
+    return {
+      ...stream,
+      write: (chunks) => {
+        for (const c of chunks) decoder.push(c);
+        return stream.write(chunks);
+      },
+    };
+  };
+}
+
+/** Error of a failed dial, or the close reason of a dial that opened and was then refused. */
+async function dialOutcome(t: StreamTransport, address: string): Promise<unknown> {
+  return t.dial(address).then(
+    (c) => c.closed,
+    (e: unknown) => e,
+  );
+}
+
+describe('upgrade - authenticated remoteIdentity', () => {
+  const sides = [
+    ['memory', () => new MemoryNetwork().node(), 'srv'],
+    ['tcp', () => tcpNetwork(), '127.0.0.1:0'],
+  ] as const satisfies readonly (readonly [string, () => StreamNetwork, string])[];
+
+  for (const [name, network, bind] of sides) {
+    it(`${name}: both sides see the identity the upgrade authenticated, not the hello's`, async () => {
+      const net = network();
+      // The server announces no id in hello, the client announces the same id it authenticated as.
+      const server = new StreamTransport(net, { upgrade: authUpgrade(AUTH) });
+      const client = new StreamTransport(net, { upgrade: authUpgrade(AUTH), identity: AUTH.client });
+      server.handle('who', (_p, ctx) => ctx.connection.remoteIdentity);
+      const inbound: Connection[] = [];
+      server.onConnection((c) => inbound.push(c));
+      try {
+        const l = await server.listen(bind);
+        const conn = await client.dial(l.address);
+        expect(conn.remoteIdentity).toBe(AUTH.server);
+        expect(await conn.request('who')).toBe(AUTH.client);
+        expect(inbound.map((c) => c.remoteIdentity)).toEqual([AUTH.client]);
+      } finally {
+        await client.close();
+        await server.close();
+      }
+    });
+
+    it(`${name}: a dialer whose hello id differs from its authenticated id is refused with PROTOCOL_ERROR, and nothing leaks`, async () => {
+      const net = network();
+      const goaways: [string, string][] = [];
+      const server = new StreamTransport(net, { upgrade: recordGoaways(authUpgrade(AUTH), goaways), maxConnections: 1 });
+      const liar = new StreamTransport(net, { upgrade: authUpgrade(AUTH), identity: 'mallory' });
+      const good = new StreamTransport(net, { upgrade: authUpgrade(AUTH), identity: AUTH.client });
+      server.handle('echo', (p) => p);
+      const inbound: Connection[] = [];
+      server.onConnection((c) => inbound.push(c));
+      try {
+        const l = await server.listen(bind);
+        const err = await dialOutcome(liar, l.address);
+        // The server received the bad hello: its setup failed with PROTOCOL_ERROR naming both ids,
+        // which it sent to the dialer in a GOAWAY before dropping the stream.
+        expect(goaways).toHaveLength(1);
+        const [code, message] = goaways[0]!;
+        expect(code).toBe('PROTOCOL_ERROR');
+        expect(message).toContain('mallory');
+        expect(message).toContain(AUTH.client);
+        expect(inbound).toEqual([]);
+        // The dialer's dial fails or its connection closes. Over TCP the GOAWAY reaches it; the
+        // memory network's reset may overtake the GOAWAY (then the dialer sees CONNECTION_LOST).
+        expect(isTransportError(err)).toBe(true);
+        expect(name === 'tcp' ? ['PROTOCOL_ERROR'] : ['PROTOCOL_ERROR', 'CONNECTION_LOST']).toContain((err as TransportError).code);
+        await until(() => liar.connections.size === 0 && server.connections.size === 0, 'connections released');
+        // The inbound slot (maxConnections: 1) was released: a good client is accepted.
+        const conn = await good.dial(l.address);
+        expect(await conn.request('echo', 'ok')).toBe('ok');
+        expect(inbound.map((c) => c.remoteIdentity)).toEqual([AUTH.client]);
+      } finally {
+        await good.close();
+        await liar.close();
+        await server.close();
+      }
+    });
+
+    it(`${name}: a listener whose hello id differs from its authenticated id fails the dial with PROTOCOL_ERROR`, async () => {
+      const net = network();
+      const liar = new StreamTransport(net, { upgrade: authUpgrade(AUTH), identity: 'mallory' });
+      const client = new StreamTransport(net, { upgrade: authUpgrade(AUTH) });
+      try {
+        const l = await liar.listen(bind);
+        // The dialer is the side that receives the bad hello: its dial itself rejects.
+        const err = await client.dial(l.address).then(() => undefined, (e: unknown) => e);
+        expect(isTransportError(err)).toBe(true);
+        expect((err as TransportError).code).toBe('PROTOCOL_ERROR');
+        expect((err as TransportError).message).toContain('mallory');
+        expect((err as TransportError).message).toContain(AUTH.server);
+        expect(client.connections.size).toBe(0);
+        await until(() => liar.connections.size === 0, 'liar connection closed');
+      } finally {
+        await client.close();
+        await liar.close();
+      }
+    });
+  }
+
+  it('openConnection: the remoteIdentity option wins over the hello; a contradicting hello id is PROTOCOL_ERROR', async () => {
+    const net = new MemoryNetwork();
+    const node = net.node('x');
+    const pairOf = async (address: string): Promise<[ByteStream, ByteStream]> => {
+      let accepted: ByteStream | undefined;
+      const l = await node.listen(address, (s) => (accepted = s));
+      const dialed = await node.dial(l.address);
+      await until(() => accepted !== undefined, 'accept');
+      await l.close();
+      return [dialed, accepted!];
+    };
+    // Same id, or none: accepted, remoteIdentity is the authenticated one.
+    const [d1, a1] = await pairOf('y1');
+    const [c1, s1] = await Promise.all([
+      openConnection(d1, { initiator: true, remoteIdentity: 'srv' }),
+      openConnection(a1, { initiator: false, remoteIdentity: 'cli', identity: 'srv' }),
+    ]);
+    expect(c1.remoteIdentity).toBe('srv');
+    expect(s1.remoteIdentity).toBe('cli');
+    await c1.close();
+    // Different id: the receiving side fails with PROTOCOL_ERROR.
+    const [d2, a2] = await pairOf('y2');
+    const [c2, s2] = await Promise.allSettled([
+      openConnection(d2, { initiator: true, remoteIdentity: 'srv' }),
+      openConnection(a2, { initiator: false, identity: 'impostor' }),
+    ]);
+    expect(c2.status).toBe('rejected');
+    expect(((c2 as PromiseRejectedResult).reason as TransportError).code).toBe('PROTOCOL_ERROR');
+    if (s2.status === 'fulfilled') await s2.value.closed;
   });
 });
