@@ -4,12 +4,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
-  FrameType,
   StreamTransport,
   TransportError,
-  decodeCbor,
-  encodeCbor,
-  encodeFrame,
   tcpNetwork,
   type ByteStream,
   type Connection,
@@ -79,18 +75,14 @@ export function plaintextAllowed(policy: LocalPlaintextPolicy, localAddress: str
   return policy === 'unix-or-loopback' && isLoopback(localAddress) && isLoopback(remoteAddress);
 }
 
-const MAX_HELLO = 64 * 1024;
-const TRANSPORT_HEADER = 24;
-
 /**
- * Exposes an open channel as an `@abi/transport` ByteStream. The peer's first transport frame must
- * be its HELLO: its `id` field is replaced by the peer's authenticated node id, so
- * `Connection.remoteIdentity` is authenticated on a secure transport.
+ * Exposes an open channel as an `@abi/transport` ByteStream whose `remoteIdentity` is the peer's
+ * authenticated node id: the transport reports it as `Connection.remoteIdentity` and refuses a
+ * transport hello that announces another id (PROTOCOL_ERROR).
  */
 export function channelByteStream(ch: SecureChannel, raw: ByteStream): ByteStream {
   const drainListeners = new Set<() => void>();
   let blocked = false;
-  const peerId = ch.peer.nodeId;
   const max = ch.maxMessageSize;
 
   const afterSend = (r: void | Promise<void>): boolean => {
@@ -109,6 +101,7 @@ export function channelByteStream(ch: SecureChannel, raw: ByteStream): ByteStrea
   return {
     localAddress: raw.localAddress,
     remoteAddress: raw.remoteAddress,
+    remoteIdentity: ch.peer.nodeId,
     write(chunks: readonly Uint8Array[]): boolean {
       if (ch.state !== 'open') return false;
       let n = 0;
@@ -130,41 +123,8 @@ export function channelByteStream(ch: SecureChannel, raw: ByteStream): ByteStrea
       }
     },
     onData(listener: (chunk: Uint8Array) => void): Disposable {
-      let pending: Uint8Array[] | undefined = [];
-      let pendingLen = 0;
       return ch.onMessageParts((parts) => {
-        if (pending === undefined) {
-          for (const p of parts) listener(p);
-          return;
-        }
-        for (const p of parts) {
-          pending.push(p);
-          pendingLen += p.length;
-        }
-        if (pendingLen < TRANSPORT_HEADER) return;
-        const all = pending.length === 1 && pending[0] !== undefined ? pending[0] : Buffer.concat(pending);
-        const dv = new DataView(all.buffer, all.byteOffset, all.byteLength);
-        const len = dv.getUint32(16, true);
-        if (all[5] !== FrameType.HELLO || len > MAX_HELLO) {
-          // not a hello: hand it to the framing layer, which reports the protocol error
-          pending = undefined;
-          listener(all);
-          return;
-        }
-        if (all.length < TRANSPORT_HEADER + len) return;
-        pending = undefined;
-        let hello: Uint8Array = all.subarray(0, TRANSPORT_HEADER + len);
-        try {
-          const body = decodeCbor(all.subarray(TRANSPORT_HEADER, TRANSPORT_HEADER + len), 4);
-          if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
-            const rewritten = { ...(body as Record<string, unknown>), id: peerId };
-            hello = encodeFrame({ type: FrameType.HELLO, flags: dv.getUint16(6, true), id: 0, payload: encodeCbor(rewritten) });
-          }
-        } catch {
-          // leave it: the framing layer rejects a bad hello itself
-        }
-        listener(hello);
-        if (all.length > TRANSPORT_HEADER + len) listener(all.subarray(TRANSPORT_HEADER + len));
+        for (const p of parts) listener(p);
       });
     },
     onDrain(listener: () => void): Disposable {

@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MemoryNetwork, isTransportError } from '@abi/transport';
+import { MemoryNetwork, StreamTransport, TransportError, isTransportError, tcpNetwork } from '@abi/transport';
 import { transportCompliance } from '@abi/transport/compliance';
 import { describe, expect, it } from 'vitest';
-import { Identity, SecureTransport, plaintextAllowed, secureTcpTransport } from '../src/index.js';
+import { Identity, SecureTransport, plaintextAllowed, secureTcpTransport, secureUpgrade } from '../src/index.js';
 
 const ida = Identity.fromSeed(new Uint8Array(32).fill(0x31));
 const idb = Identity.fromSeed(new Uint8Array(32).fill(0x32));
@@ -49,6 +49,41 @@ describe('SecureTransport', () => {
     expect(isTransportError(err)).toBe(true);
     expect((err as { code: string }).code).toBe('PROTOCOL_ERROR');
     expect((err as { cause: { code: string } }).cause.code).toBe('PEER_NOT_ALLOWED');
+  });
+
+  it('a peer whose transport hello id differs from its authenticated key is rejected with PROTOCOL_ERROR', async () => {
+    const idm = Identity.fromSeed(new Uint8Array(32).fill(0x33));
+    // Authenticates as idm in the handshake but announces ida's node id in the transport hello
+    // (SecureTransport always announces its own node id; the base transport lets us lie).
+    await using liar = new StreamTransport(tcpNetwork(), { identity: ida.nodeId, upgrade: secureUpgrade({ identity: idm }) });
+    await using honest = secureTcpTransport({ identity: idb, maxConnections: 1 });
+    await using good = secureTcpTransport({ identity: ida });
+    honest.handle('who', (_p, ctx) => ctx.connection.remoteIdentity);
+    const accepted: string[] = [];
+    honest.onConnection((c) => accepted.push(String(c.remoteIdentity)));
+
+    // The liar listens: the honest dialer receives the contradicting hello and its dial fails.
+    const ll = await liar.listen('127.0.0.1:0');
+    const dialErr = await honest.dial(ll.address).then(() => undefined, (e: unknown) => e);
+    expect(isTransportError(dialErr)).toBe(true);
+    expect((dialErr as TransportError).code).toBe('PROTOCOL_ERROR');
+    expect((dialErr as TransportError).message).toContain(ida.nodeId);
+    expect((dialErr as TransportError).message).toContain(idm.nodeId);
+    expect(honest.connections.size).toBe(0);
+
+    // The liar dials: the honest listener fails the setup and accepts nothing, and still accepts an
+    // honest client afterwards (maxConnections: 1, so the slot was released). The liar sees its
+    // dial fail or its connection close: PROTOCOL_ERROR from the GOAWAY, or CONNECTION_LOST when
+    // the channel's cut (no CLOSE record: TRUNCATED) is what its framing layer reports.
+    const hl = await honest.listen('127.0.0.1:0');
+    const refused = await liar.dial(hl.address).then((c) => c.closed, (e: unknown) => e);
+    expect(isTransportError(refused)).toBe(true);
+    expect(['PROTOCOL_ERROR', 'CONNECTION_LOST']).toContain((refused as TransportError).code);
+    expect(accepted).toEqual([]);
+    const conn = await good.dial(hl.address, { peer: idb.nodeId });
+    expect(conn.remoteIdentity).toBe(idb.nodeId);
+    expect(await conn.request('who')).toBe(ida.nodeId);
+    expect(accepted).toEqual([ida.nodeId]);
   });
 
   it('a plain transport cannot talk to a secure one', async () => {
