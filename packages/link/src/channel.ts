@@ -223,6 +223,8 @@ export class SecureChannel implements AsyncDisposable {
     this.#receiver = new RecordReceiver(this.#p, r.cipher, r.recvKey, r.recvIv, {
       replayWindow: o.replayWindow ?? 0,
       maxPlaintext: this.maxMessageSize,
+      // frames from the duplex are ours (socket reads, or copies on the memory duplex)
+      inPlace: true,
     });
     this.#duplex.setMaxFrame?.(this.maxMessageSize + RECORD_OVERHEAD);
   }

@@ -28,6 +28,7 @@ import {
 import nacl from 'tweetnacl';
 import { concatBytes } from './bytes.js';
 import { LinkError } from './errors.js';
+import { nativeBinding, type NativeAeadBinding } from './native.js';
 
 /** AEAD ciphers the record layer can negotiate (wire ids in PROTOCOL.md §3). */
 export type CipherId = 'aes-256-gcm' | 'chacha20-poly1305' | 'xsalsa20-poly1305' | 'none';
@@ -74,6 +75,12 @@ export interface Aead {
   openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined;
   /** Opens sealed bytes; undefined when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional: like {@link openv} but decrypts in place — the ciphertext pieces become the
+   * plaintext. Returns true when authentic; on false the pieces hold bytes that must not be used.
+   * For callers that own the record's memory (the record layer on a received frame).
+   */
+  openInPlace?(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): boolean;
 }
 
 /** An Ed25519 private key bound to its public key. */
@@ -343,7 +350,75 @@ class NodeEphemeral implements Ephemeral {
   }
 }
 
-class NodeAead implements Aead {
+/**
+ * AES-256-GCM / ChaCha20-Poly1305 on the native addon (see native.ts): one OpenSSL context per
+ * direction for the life of the key, no allocation on open (in place) and one on seal.
+ */
+export class NativeAead implements Aead {
+  readonly cipher: 'aes-256-gcm' | 'chacha20-poly1305';
+  readonly tagLength = TAG_LENGTH;
+  readonly #n: NativeAeadBinding;
+  readonly #seal: object;
+  readonly #open: object;
+  constructor(n: NativeAeadBinding, cipher: 'aes-256-gcm' | 'chacha20-poly1305', key: Uint8Array) {
+    this.#n = n;
+    this.cipher = cipher;
+    const id = cipher === 'aes-256-gcm' ? 0 : 1;
+    this.#seal = n.create(id, key, true);
+    this.#open = n.create(id, key, false);
+  }
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom = 0): Uint8Array {
+    // allocUnsafeSlow: a 64 KiB record would not come from the small-buffer pool anyway, and the
+    // whole output is written (headroom by the caller, the rest here)
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(headroom + plaintext.length + TAG_LENGTH).buffer);
+    const n = this.#n;
+    n.start(this.#seal, nonce, aad);
+    n.update(this.#seal, plaintext, out.subarray(headroom, headroom + plaintext.length));
+    n.finish(this.#seal, out.subarray(headroom + plaintext.length));
+    return out;
+  }
+  sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+    const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(len + TAG_LENGTH).buffer);
+    const n = this.#n;
+    n.start(this.#seal, nonce, aad);
+    let o = 0;
+    for (const p of parts) {
+      n.update(this.#seal, p, out.subarray(o, o + p.length));
+      o += p.length;
+    }
+    n.finish(this.#seal, out.subarray(len));
+    return [out.subarray(0, len), out.subarray(len)];
+  }
+  openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined {
+    let len = 0;
+    for (const c of ciphertext) len += c.length;
+    const out = new Uint8Array(len);
+    const n = this.#n;
+    n.start(this.#open, nonce, aad);
+    let o = 0;
+    for (const c of ciphertext) {
+      n.update(this.#open, c, out.subarray(o, o + c.length));
+      o += c.length;
+    }
+    return n.finish(this.#open, tag) ? [out] : undefined;
+  }
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    if (sealed.length < TAG_LENGTH) return undefined;
+    return this.openv(nonce, aad, [sealed.subarray(0, sealed.length - TAG_LENGTH)], sealed.subarray(sealed.length - TAG_LENGTH))?.[0];
+  }
+  openInPlace(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): boolean {
+    const n = this.#n;
+    n.start(this.#open, nonce, aad);
+    for (const c of ciphertext) n.update(this.#open, c, c);
+    return n.finish(this.#open, tag);
+  }
+}
+
+/** AES-256-GCM / ChaCha20-Poly1305 on node:crypto: the fallback when the addon is not built. */
+export class NodeAead implements Aead {
   readonly cipher: 'aes-256-gcm' | 'chacha20-poly1305';
   readonly tagLength = TAG_LENGTH;
   // A KeyObject imported once: createCipheriv with a Buffer key re-imports the key per record.
@@ -461,7 +536,8 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
     if (cipher === 'xsalsa20-poly1305') return new SecretboxAead(key);
     if (cipher === 'none') return new NullAead();
     if ((CIPHER_IDS as Record<string, number | undefined>)[cipher] === undefined) throw new LinkError('UNSUPPORTED_CIPHER', `unknown cipher ${cipher}`);
-    return new NodeAead(cipher, key);
+    const n = nativeBinding();
+    return n !== undefined ? new NativeAead(n, cipher, key) : new NodeAead(cipher, key);
   },
   sha512(d: Uint8Array): Uint8Array {
     return new Uint8Array(createHash('sha512').update(d).digest());

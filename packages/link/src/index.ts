@@ -2,6 +2,8 @@ export { LinkError, WireError, PeerRejectedError, InvalidArgumentError, AbortedE
 export type { LinkErrorCode } from './errors.js';
 export { nodeCrypto, portableCrypto, CIPHER_IDS, cipherFromId, nonceLength } from './crypto.js';
 export type { CipherId, CryptoProvider, Aead, Signer, Ephemeral } from './crypto.js';
+export { nativeAead } from './native.js';
+export type { NativeAeadStatus } from './native.js';
 export { Identity, nodeIdFromPublicKey, publicKeyFromNodeId, isNodeId, verifySignature, NODE_ID_LENGTH } from './identity.js';
 export type { SaveOptions } from './identity.js';
 export {

@@ -171,6 +171,12 @@ export interface ReceiverOptions {
   readonly replayWindow?: number;
   /** Largest plaintext accepted. */
   readonly maxPlaintext?: number;
+  /**
+   * The caller hands over the record's memory: where the AEAD can (the native one), records are
+   * decrypted in place and the returned parts are views of the record. Default false (the record
+   * is left untouched).
+   */
+  readonly inPlace?: boolean;
 }
 
 export interface OpenedRecord {
@@ -194,6 +200,7 @@ export class RecordReceiver {
   #phase = 0;
   readonly #window: number;
   readonly #maxPlaintext: number;
+  readonly #inPlace: boolean;
   /** strict mode: next expected; window mode: highest seen + 1. */
   #next = 0n;
   readonly #bitmap: Uint8Array;
@@ -207,6 +214,7 @@ export class RecordReceiver {
     this.#aead = p.aead(cipher, key);
     this.#window = o.replayWindow ?? 0;
     this.#maxPlaintext = o.maxPlaintext ?? 16 * 1024 * 1024;
+    this.#inPlace = o.inPlace ?? false;
     this.#bitmap = new Uint8Array(Math.ceil(this.#window / 8));
     this.#nonce = new Uint8Array(iv.length);
   }
@@ -272,7 +280,11 @@ export class RecordReceiver {
     else throw new WireError('RECORD_MALFORMED', 'phase', 1, `record key phase ${phase}, expected ${this.#phase}`);
     const nonce = nonceFromHeader(this.#nonce, this.#iv, header);
     let parts: Uint8Array[] | undefined;
-    if (contiguous !== undefined) {
+    if (this.#inPlace && aead.openInPlace !== undefined) {
+      const ct = contiguous !== undefined ? [contiguous.subarray(RECORD_HEADER, total - tagLength)] : slicePieces(record as readonly Uint8Array[], RECORD_HEADER, total - tagLength);
+      const tag = contiguous !== undefined ? contiguous.subarray(total - tagLength) : flattenFrame(slicePieces(record as readonly Uint8Array[], total - tagLength, total));
+      parts = aead.openInPlace(nonce, header, ct, tag) ? ct : undefined;
+    } else if (contiguous !== undefined) {
       const pt = aead.open(nonce, header, contiguous.subarray(RECORD_HEADER));
       parts = pt === undefined ? undefined : [pt];
     } else {
@@ -289,15 +301,28 @@ export class RecordReceiver {
       this.#aead = this.#p.aead(this.#cipher, this.#key);
       this.#phase = (this.#phase + 1) & 0xff;
     }
-    const ps = parts;
-    return {
-      type: type as RecordType,
-      seq,
-      parts: ps,
-      get payload(): Uint8Array {
-        return ps.length === 1 && ps[0] !== undefined ? ps[0] : concatBytes(...ps);
-      },
-    };
+    return new Opened(type as RecordType, seq, parts);
+  }
+}
+
+/**
+ * An opened record. A class rather than an object literal with a getter: the literal's closure
+ * made V8 pretenure it, so the parts (views of 64 KiB socket reads) lived in old space until a
+ * full GC; with 64 KiB records that meant a mark-compact every ~1000 records and cost the
+ * receiver ~40 % of its CPU (measured: 19 vs 1 mark-compacts per 20 000 records).
+ */
+class Opened implements OpenedRecord {
+  readonly type: RecordType;
+  readonly seq: bigint;
+  readonly parts: readonly Uint8Array[];
+  constructor(type: RecordType, seq: bigint, parts: readonly Uint8Array[]) {
+    this.type = type;
+    this.seq = seq;
+    this.parts = parts;
+  }
+  get payload(): Uint8Array {
+    const ps = this.parts;
+    return ps.length === 1 && ps[0] !== undefined ? ps[0] : concatBytes(...ps);
   }
 }
 

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "abi_link_aead",
+      "sources": ["aead.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
