@@ -10,6 +10,9 @@ import { InitiatorHandshake, MAX_HANDSHAKE_MESSAGE, MSG_ALERT, ResponderHandshak
 import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from './identity.js';
 import { RECORD_OVERHEAD, RecordReceiver, RecordSender, RecordType } from './record.js';
 
+/** Records from this many plaintext bytes up are sealed into memory reserved from the duplex. */
+const RESERVE_MIN = 4096;
+
 /**
  * Time source and timers, injectable for tests: the same contract as @abi/transport's, so a
  * simulated network's virtual clock drives channels and links too.
@@ -363,6 +366,15 @@ export class SecureChannel implements AsyncDisposable {
     if (type === RecordType.data && s.needsRekey(now)) {
       const r = this.#sendRaw(s.rekey(now));
       if (r !== undefined) r.catch(() => undefined);
+    }
+    if (s.canSealInto && this.#duplex.reserve !== undefined) {
+      let len = 0;
+      if (payload instanceof Uint8Array) len = payload.length;
+      else for (const p of payload) len += p.length;
+      // large records are sealed straight into send memory the duplex recycles (no allocation);
+      // small ones are cheaper to allocate than to track
+      const out = len >= RESERVE_MIN ? this.#duplex.reserve(s.sealedLength(len)) : undefined;
+      if (out !== undefined) return this.#sendRaw(s.sealInto(type, payload, out));
     }
     return this.#sendRaw(s.sealv(type, payload));
   }

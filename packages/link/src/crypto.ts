@@ -76,6 +76,11 @@ export interface Aead {
   /** Opens sealed bytes; undefined when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
   /**
+   * Optional: seals into `out` (exactly plaintext length + {@link tagLength} bytes: ciphertext,
+   * then tag) instead of allocating; for callers that recycle send buffers.
+   */
+  sealInto?(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[], out: Uint8Array): void;
+  /**
    * Optional: like {@link openv} but decrypts in place — the ciphertext pieces become the
    * plaintext. Returns true when authentic; on false the pieces hold bytes that must not be used.
    * For callers that own the record's memory (the record layer on a received frame).
@@ -378,10 +383,18 @@ export class NativeAead implements Aead {
     return out;
   }
   sealv(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+    let len = 0;
+    if (plaintext instanceof Uint8Array) len = plaintext.length;
+    else for (const p of plaintext) len += p.length;
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(len + TAG_LENGTH).buffer);
+    this.sealInto(nonce, aad, plaintext, out);
+    return [out.subarray(0, len), out.subarray(len)];
+  }
+  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[], out: Uint8Array): void {
     const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
     let len = 0;
     for (const p of parts) len += p.length;
-    const out = new Uint8Array(Buffer.allocUnsafeSlow(len + TAG_LENGTH).buffer);
+    if (out.length !== len + TAG_LENGTH) throw new LinkError('INVALID_ARGUMENT', `sealInto needs ${len + TAG_LENGTH} bytes of output, got ${out.length}`);
     const n = this.#n;
     n.start(this.#seal, nonce, aad);
     let o = 0;
@@ -390,7 +403,6 @@ export class NativeAead implements Aead {
       o += p.length;
     }
     n.finish(this.#seal, out.subarray(len));
-    return [out.subarray(0, len), out.subarray(len)];
   }
   openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined {
     let len = 0;

@@ -44,8 +44,69 @@ export interface FrameDuplex {
   start(sink: FrameSink): void;
   /** Limits the size of incoming frames; an oversized frame ends the duplex with RECORD_TOO_LARGE before it is buffered. */
   setMaxFrame?(bytes: number): void;
+  /**
+   * Optional: `bytes` of memory for the next frame, which the caller fills and passes to
+   * {@link send} as is; the duplex reuses it once those bytes have left the process, so large
+   * frames need no allocation. Undefined when none is free (the caller allocates instead).
+   */
+  reserve?(bytes: number): Uint8Array | undefined;
   /** Closes the carrier (idempotent). */
   close(): void;
+}
+
+/**
+ * A ring of send memory for {@link FrameDuplex.reserve}. Regions are handed out in order and
+ * reclaimed in order once the byte counter of the writer has passed them: `completed()` is how
+ * many bytes (of all written) the writer no longer references. A region is never handed out
+ * again while any byte of it may still be read by the writer.
+ */
+export class SendArena {
+  readonly #size: number;
+  #buf: Uint8Array | undefined;
+  #head = 0;
+  /** In use, oldest first: [start, end) and the writer's byte count once it was sent. */
+  readonly #used: { start: number; end: number; mark: number }[] = [];
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  /** Bytes currently held by regions not yet reclaimed. */
+  get inUse(): number {
+    let n = 0;
+    for (const r of this.#used) n += r.end - r.start;
+    return n;
+  }
+
+  /** A region of `bytes`, or undefined when the ring has no such free stretch. */
+  reserve(bytes: number, written: number, completed: number): Uint8Array | undefined {
+    // a region reserved and never sent is released with everything written so far
+    const last = this.#used.at(-1);
+    if (last !== undefined && last.mark === Infinity) last.mark = written;
+    while (this.#used.length > 0 && (this.#used[0]?.mark ?? Infinity) <= completed) this.#used.shift();
+    if (bytes > this.#size / 4) return undefined;
+    this.#buf ??= new Uint8Array(this.#size);
+    let start: number;
+    const oldest = this.#used[0];
+    if (oldest === undefined) start = 0;
+    else if (this.#head > oldest.start) {
+      if (this.#head + bytes <= this.#size) start = this.#head;
+      else if (bytes <= oldest.start) start = 0;
+      else return undefined;
+    } else if (this.#head + bytes <= oldest.start) start = this.#head;
+    else return undefined;
+    this.#head = start + bytes;
+    this.#used.push({ start, end: start + bytes, mark: Infinity });
+    return this.#buf.subarray(start, start + bytes);
+  }
+
+  /** True when `frame` is the region handed out last; records the writer's count after it. */
+  sent(frame: Uint8Array, written: number): boolean {
+    const last = this.#used.at(-1);
+    if (this.#buf === undefined || frame.buffer !== this.#buf.buffer || last === undefined || last.start !== frame.byteOffset) return false;
+    last.mark = written;
+    return true;
+  }
 }
 
 /**
@@ -159,6 +220,11 @@ export interface SocketDuplexOptions {
    * next record can be sealed while the kernel drains the previous one. Default 1 MiB.
    */
   readonly writeBufferBytes?: number;
+  /**
+   * Size of the ring {@link FrameDuplex.reserve} hands out send memory from (allocated on first
+   * use; frames over a quarter of it are not served). 0 disables reserve. Default 4 MiB.
+   */
+  readonly sendArenaBytes?: number;
 }
 
 /**
@@ -171,6 +237,13 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   let drain: Promise<void> | undefined;
   const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
   const writeBuffer = options.writeBufferBytes ?? 1024 * 1024;
+  const arenaBytes = options.sendArenaBytes ?? 4 * 1024 * 1024;
+  const arena = arenaBytes > 0 ? new SendArena(arenaBytes) : undefined;
+  // Bytes handed to socket.write so far; socket.writableLength of them are still referenced by
+  // the stream (queued, or in a write libuv has not completed), the rest have left the process.
+  let written = 0;
+  /** The region last handed out by reserve (with the 4 prefix bytes in front), until the next send. */
+  let reserved: Uint8Array | undefined;
 
   const end = (e?: LinkError): void => {
     if (ended) return;
@@ -179,9 +252,26 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   };
 
   return {
+    reserve(bytes: number): Uint8Array | undefined {
+      if (arena === undefined || ended || socket.destroyed) return undefined;
+      // 4 more bytes in front for the length prefix, so the frame leaves in one write
+      reserved = arena.reserve(4 + bytes, written, written - socket.writableLength);
+      return reserved?.subarray(4);
+    },
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || socket.destroyed) throw new LinkError('CLOSED', 'socket closed');
-      if (frame instanceof Uint8Array) {
+      written += 4 + frameLength(frame);
+      const region = reserved;
+      reserved = undefined;
+      if (region !== undefined && frame instanceof Uint8Array && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + 4 && frame.length === region.length - 4) {
+        const n = frame.length;
+        region[0] = n >>> 24;
+        region[1] = (n >>> 16) & 0xff;
+        region[2] = (n >>> 8) & 0xff;
+        region[3] = n & 0xff;
+        socket.write(region);
+        arena?.sent(region, written);
+      } else if (frame instanceof Uint8Array) {
         if (frame.length <= SMALL) socket.write(prefixed(frame));
         else {
           socket.cork();

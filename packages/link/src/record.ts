@@ -149,6 +149,37 @@ export class RecordSender {
     return [header, ...parts];
   }
 
+  /** True when {@link sealInto} can write into a caller's buffer (the AEAD supports it). */
+  get canSealInto(): boolean {
+    return this.#aead.sealInto !== undefined;
+  }
+
+  /** Bytes of the record that seals `plaintextLength` bytes (header, ciphertext, tag). */
+  sealedLength(plaintextLength: number): number {
+    return RECORD_HEADER + plaintextLength + this.#aead.tagLength;
+  }
+
+  /**
+   * Like {@link seal} but writes the record into `out`, which must be exactly
+   * {@link sealedLength} bytes; only when {@link canSealInto}. Returns `out`.
+   */
+  sealInto(type: RecordType, payload: Uint8Array | readonly Uint8Array[], out: Uint8Array): Uint8Array {
+    const aead = this.#aead;
+    if (aead.sealInto === undefined) throw new LinkError('INVALID_ARGUMENT', `${this.#cipher} cannot seal into a caller's buffer`);
+    let len = 0;
+    if (payload instanceof Uint8Array) len = payload.length;
+    else for (const p of payload) len += p.length;
+    if (out.length !== this.sealedLength(len)) throw new LinkError('INVALID_ARGUMENT', `a record of ${len} bytes needs ${this.sealedLength(len)} bytes of output, got ${out.length}`);
+    const seq = this.#seq;
+    if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
+    this.#seq = seq + 1n;
+    const header = out.subarray(0, RECORD_HEADER);
+    writeHeader(header, type, this.#phase, seq);
+    aead.sealInto(nonceFromHeader(this.#nonce, this.#iv, header), header, payload, out.subarray(RECORD_HEADER));
+    this.#bytes += len;
+    return out;
+  }
+
   /** Seals a REKEY record under the current key, then switches to the next key and phase. */
   rekey(now: number): Uint8Array {
     const rec = this.seal(RecordType.rekey, new Uint8Array(0));
