@@ -353,6 +353,8 @@ export interface ByteStreamLike {
   onClose(listener: (error?: Error) => void): Disposable;
   end(): void;
   destroy(error?: Error): void;
+  /** Bytes written that the stream still references; when present, {@link FrameDuplex.reserve} works. */
+  readonly writableLength?: number;
 }
 
 /** Frames an `@abi/transport` ByteStream with a 4-byte big-endian length prefix. */
@@ -367,6 +369,11 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
   // Bytes written since the stream last asked us to wait: up to writeBuffer more are accepted
   // before the caller has to wait, so sealing the next record overlaps with sending this one.
   let overflow = -1;
+  // Send memory is recycled only on streams that say how much of what they accepted they still hold.
+  const arenaBytes = options.sendArenaBytes ?? 4 * 1024 * 1024;
+  const arena = arenaBytes > 0 && typeof stream.writableLength === 'number' ? new SendArena(arenaBytes) : undefined;
+  let written = 0;
+  let reserved: Uint8Array | undefined;
   const end = (e?: LinkError): void => {
     if (ended) return;
     ended = true;
@@ -374,11 +381,27 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
     sink?.onEnd(e);
   };
   return {
+    reserve(bytes: number): Uint8Array | undefined {
+      if (arena === undefined || ended || closedLocally) return undefined;
+      reserved = arena.reserve(4 + bytes, written, written - (stream.writableLength ?? written));
+      return reserved?.subarray(4);
+    },
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || closedLocally) throw new LinkError('CLOSED', 'stream closed');
       const parts = frame instanceof Uint8Array ? [frame] : frame;
-      const prefix = lengthPrefix(parts);
-      const ok = stream.write([prefix, ...parts]);
+      written += 4 + frameLength(parts);
+      const region = reserved;
+      reserved = undefined;
+      let ok: boolean;
+      if (region !== undefined && frame instanceof Uint8Array && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + 4 && frame.length === region.length - 4) {
+        const n = frame.length;
+        region[0] = n >>> 24;
+        region[1] = (n >>> 16) & 0xff;
+        region[2] = (n >>> 8) & 0xff;
+        region[3] = n & 0xff;
+        ok = stream.write([region]);
+        arena?.sent(region, written);
+      } else ok = stream.write([lengthPrefix(parts), ...parts]);
       if (ok && overflow < 0) return;
       overflow = Math.max(0, overflow) + 4 + frameLength(parts);
       if (overflow <= writeBuffer && drain === undefined) return;

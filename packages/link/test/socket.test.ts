@@ -2,7 +2,8 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SecureChannel, nativeAead, socketDuplex } from '../src/index.js';
+import { socketStream } from '@abi/transport';
+import { SecureChannel, byteStreamDuplex, nativeAead, socketDuplex, type FrameDuplex } from '../src/index.js';
 import { alice, bob, nextMessage } from './helpers.js';
 
 const servers: net.Server[] = [];
@@ -56,54 +57,74 @@ describe('SecureChannel over TCP sockets', () => {
     expect(await closed).toBe('RECORD_TOO_LARGE');
     await c2.close();
   });
+});
 
-  it('large messages sealed into recycled send memory arrive intact while the reader stalls', async () => {
-    // A small arena (256 KiB) and a stalling reader make the ring wrap and run full many times:
-    // a region reused before its bytes left the process would corrupt a message.
-    const [cs, ss] = await socketPair();
-    const duplex = socketDuplex(cs, { sendArenaBytes: 256 * 1024, writeBufferBytes: 128 * 1024 });
-    const reserve = duplex.reserve!.bind(duplex);
-    let served = 0;
-    duplex.reserve = (n) => {
-      const r = reserve(n);
-      if (r !== undefined) served++;
-      return r;
-    };
-    const [c, s] = await Promise.all([
-      SecureChannel.connect(duplex, { identity: alice }),
-      SecureChannel.accept(socketDuplex(ss), { identity: bob }),
-    ]);
-    const sizes = fc.sample(fc.integer({ min: 4096, max: 64 * 1024 }), { numRuns: 300, seed: 7 });
-    const got: Uint8Array[] = [];
-    const all = new Promise<void>((resolve, reject) => {
-      s.onClose((e) => { reject(e ?? new Error('closed before every message arrived')); });
-      s.onMessage((m) => {
-        got.push(Uint8Array.from(m));
-        if (got.length % 37 === 0) {
-          ss.pause();
-          setTimeout(() => ss.resume(), 5);
-        }
-        if (got.length === sizes.length) resolve();
-      });
+/**
+ * Sends 300 messages of 4–64 KiB through a channel whose sending duplex recycles a small arena
+ * (256 KiB) while the reader stalls now and then, so the ring wraps and runs full many times: a
+ * region reused before its bytes left the process would corrupt a message.
+ */
+async function recycledMessagesArriveIntact(duplex: FrameDuplex, peer: FrameDuplex, readerSocket: net.Socket): Promise<number> {
+  const reserve = duplex.reserve!.bind(duplex);
+  let served = 0;
+  duplex.reserve = (n) => {
+    const r = reserve(n);
+    if (r !== undefined) served++;
+    return r;
+  };
+  const [c, s] = await Promise.all([SecureChannel.connect(duplex, { identity: alice }), SecureChannel.accept(peer, { identity: bob })]);
+  const sizes = fc.sample(fc.integer({ min: 4096, max: 64 * 1024 }), { numRuns: 300, seed: 7 });
+  const got: Uint8Array[] = [];
+  const all = new Promise<void>((resolve, reject) => {
+    s.onClose((e) => { reject(e ?? new Error('closed before every message arrived')); });
+    s.onMessage((m) => {
+      got.push(Uint8Array.from(m));
+      if (got.length % 37 === 0) {
+        readerSocket.pause();
+        setTimeout(() => readerSocket.resume(), 5);
+      }
+      if (got.length === sizes.length) resolve();
     });
-    for (const [i, n] of sizes.entries()) {
-      const m = new Uint8Array(n);
-      for (let j = 0; j < n; j += 251) m[j] = (i + j) & 0xff;
-      m[n - 1] = i & 0xff;
-      const r = c.trySend(m);
-      m.fill(0xee); // the channel must not depend on the caller's buffer after trySend returns
-      if (r !== undefined) await r;
-    }
-    await all;
-    for (const [i, n] of sizes.entries()) {
-      const m = got[i]!;
-      expect(m.length).toBe(n);
-      let ok = m[n - 1] === (i & 0xff);
-      for (let j = 0; j < n - 1 && ok; j += 251) ok = m[j] === ((i + j) & 0xff);
-      expect(ok, `message ${i} (${n} bytes) corrupted`).toBe(true);
-    }
+  });
+  for (const [i, n] of sizes.entries()) {
+    const m = new Uint8Array(n);
+    for (let j = 0; j < n; j += 251) m[j] = (i + j) & 0xff;
+    m[n - 1] = i & 0xff;
+    const r = c.trySend(m);
+    m.fill(0xee); // the channel must not depend on the caller's buffer after trySend returns
+    if (r !== undefined) await r;
+  }
+  await all;
+  for (const [i, n] of sizes.entries()) {
+    const m = got[i]!;
+    expect(m.length).toBe(n);
+    let ok = m[n - 1] === (i & 0xff);
+    for (let j = 0; j < n - 1 && ok; j += 251) ok = m[j] === ((i + j) & 0xff);
+    expect(ok, `message ${i} (${n} bytes) corrupted`).toBe(true);
+  }
+  await c.close();
+  return served;
+}
+
+describe('recycled send memory', () => {
+  const opts = { sendArenaBytes: 256 * 1024, writeBufferBytes: 128 * 1024 };
+
+  it('socketDuplex: large messages arrive intact while the reader stalls', async () => {
+    const [cs, ss] = await socketPair();
+    const served = await recycledMessagesArriveIntact(socketDuplex(cs, opts), socketDuplex(ss), ss);
     // with the native AEAD the records were sealed into the arena (node:crypto allocates instead)
     if (nativeAead().loaded) expect(served).toBeGreaterThan(100);
-    await c.close();
+  });
+
+  it('byteStreamDuplex over @abi/transport\'s socket stream: the same', async () => {
+    const [cs, ss] = await socketPair();
+    const served = await recycledMessagesArriveIntact(byteStreamDuplex(socketStream(cs), opts), byteStreamDuplex(socketStream(ss)), ss);
+    if (nativeAead().loaded) expect(served).toBeGreaterThan(100);
+  });
+
+  it('a stream that does not report writableLength gets no reserve', () => {
+    const stream = { write: () => true, onData: () => ({ [Symbol.dispose]: () => undefined }), onDrain: () => ({ [Symbol.dispose]: () => undefined }), onClose: () => ({ [Symbol.dispose]: () => undefined }), end: () => undefined, destroy: () => undefined };
+    expect(byteStreamDuplex(stream).reserve?.(10_000)).toBeUndefined();
+    expect(byteStreamDuplex({ ...stream, writableLength: 0 }).reserve?.(10_000)?.length).toBe(10_000);
   });
 });

@@ -67,6 +67,10 @@ class SocketStream implements ByteStream {
     this.remoteAddress = names?.remote ?? socketAddress(socket.remoteAddress, socket.remotePort);
   }
 
+  get writableLength(): number {
+    return this.#socket.writableLength;
+  }
+
   write(chunks: readonly Uint8Array[]): boolean {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return false;

@@ -45,6 +45,12 @@ export interface ByteStream {
   readonly localAddress: string;
   readonly remoteAddress: string;
   /**
+   * Bytes accepted by {@link write} that the stream still references (queued, or in a write the
+   * OS has not completed); optional. Lets a writer recycle its buffers: once the total it has
+   * written minus this count has passed a buffer's last byte, the stream no longer reads it.
+   */
+  readonly writableLength?: number;
+  /**
    * The peer's identity as authenticated by the layer that produced this stream (e.g. a
    * secure-channel upgrade); absent on raw streams. When set, the framed connection's
    * {@link Connection.remoteIdentity} is this value whatever the peer's hello says, and a hello

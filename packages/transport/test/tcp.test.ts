@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeCbor, encodeFrame, FrameType, isTransportError, parseAddress, formatAddress, RpcError, TcpTransport } from '../src/index.js';
+import { encodeCbor, encodeFrame, FrameType, isTransportError, parseAddress, formatAddress, RpcError, socketStream, TcpTransport } from '../src/index.js';
 import type { Connection, TcpTransportInit } from '../src/index.js';
 import { goawayCode, helloPayload, rawConnect, rawServer, until } from './helpers.js';
 
@@ -288,6 +288,33 @@ describe('tcp - back-pressure', () => {
     await sender;
     expect(sent).toBe(attempts);
     await until(() => received >= attempts * chunk.length, 'all bytes received', 20_000);
+  });
+});
+
+describe('tcp - socketStream', () => {
+  it('writableLength counts the bytes the stream still holds, and falls to 0 once the peer reads them', async () => {
+    const srv = net.createServer();
+    cleanup.push(() => new Promise<void>((r) => { srv.close(() => { r(); }); }));
+    const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const sock = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', r));
+    const peer = await accepted;
+    peer.pause();
+    const s = socketStream(sock);
+    expect(s.writableLength).toBe(0);
+    const chunk = new Uint8Array(1 << 20);
+    for (let i = 0; i < 16; i++) s.write([chunk.subarray(0, 4), chunk]);
+    // the kernel takes a few MiB at most; the rest stays with the stream
+    expect(s.writableLength).toBeGreaterThan(0);
+    expect(s.writableLength).toBe(sock.writableLength);
+    let got = 0;
+    peer.on('data', (d: Buffer) => { got += d.length; });
+    peer.resume();
+    await until(() => got === 16 * ((1 << 20) + 4), 'the peer reads everything');
+    expect(s.writableLength).toBe(0);
+    sock.destroy();
+    peer.destroy();
   });
 });
 
