@@ -111,6 +111,17 @@ describe.skipIf(binding === undefined)('native AEAD against node:crypto', () => 
     }), { numRuns: 100 });
   });
 
+  it('reproduces the GCM specification\'s test case 14 (AES-256, zero key and IV, one zero block)', () => {
+    const h = n.create(0, new Uint8Array(32), true);
+    n.start(h, new Uint8Array(12), new Uint8Array(0));
+    const ct = new Uint8Array(16);
+    n.update(h, new Uint8Array(16), ct);
+    const tag = new Uint8Array(16);
+    expect(n.finish(h, tag)).toBe(true);
+    expect(toHex(ct)).toBe('cea7403d4d606b6e074ec5d3baf39d18');
+    expect(toHex(tag)).toBe('d0d1c8a799996bf0265b98b5d48ab919');
+  });
+
   it('the binding rejects bad arguments instead of touching memory', () => {
     const key = new Uint8Array(32);
     const h = n.create(0, key, true);
