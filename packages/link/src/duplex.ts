@@ -197,6 +197,20 @@ function lengthPrefix(parts: readonly Uint8Array[]): Uint8Array {
   return hdr;
 }
 
+/**
+ * True when `frame` is what a caller filled of `region` (handed out by reserve with 4 bytes in
+ * front); then the length prefix is written into those 4 bytes and `region` is the whole frame.
+ */
+function prefixReserved(region: Uint8Array | undefined, frame: Uint8Array | readonly Uint8Array[]): region is Uint8Array {
+  if (region === undefined || !(frame instanceof Uint8Array) || frame.buffer !== region.buffer || frame.byteOffset !== region.byteOffset + 4 || frame.length !== region.length - 4) return false;
+  const n = frame.length;
+  region[0] = n >>> 24;
+  region[1] = (n >>> 16) & 0xff;
+  region[2] = (n >>> 8) & 0xff;
+  region[3] = n & 0xff;
+  return true;
+}
+
 /** Pieces up to this size are copied behind the length prefix instead of written separately. */
 const SMALL = 256;
 
@@ -263,12 +277,7 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
       written += 4 + frameLength(frame);
       const region = reserved;
       reserved = undefined;
-      if (region !== undefined && frame instanceof Uint8Array && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + 4 && frame.length === region.length - 4) {
-        const n = frame.length;
-        region[0] = n >>> 24;
-        region[1] = (n >>> 16) & 0xff;
-        region[2] = (n >>> 8) & 0xff;
-        region[3] = n & 0xff;
+      if (prefixReserved(region, frame)) {
         socket.write(region);
         arena?.sent(region, written);
       } else if (frame instanceof Uint8Array) {
@@ -393,12 +402,7 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
       const region = reserved;
       reserved = undefined;
       let ok: boolean;
-      if (region !== undefined && frame instanceof Uint8Array && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + 4 && frame.length === region.length - 4) {
-        const n = frame.length;
-        region[0] = n >>> 24;
-        region[1] = (n >>> 16) & 0xff;
-        region[2] = (n >>> 8) & 0xff;
-        region[3] = n & 0xff;
+      if (prefixReserved(region, frame)) {
         ok = stream.write([region]);
         arena?.sent(region, written);
       } else ok = stream.write([lengthPrefix(parts), ...parts]);
