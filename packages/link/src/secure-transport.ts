@@ -75,6 +75,9 @@ export function plaintextAllowed(policy: LocalPlaintextPolicy, localAddress: str
   return policy === 'unix-or-loopback' && isLoopback(localAddress) && isLoopback(remoteAddress);
 }
 
+/** Largest record a channel byte stream sends: bigger writes are cut (see channelByteStream). */
+const RECORD_TARGET = 256 * 1024;
+
 /**
  * Exposes an open channel as an `@abi/transport` ByteStream whose `remoteIdentity` is the peer's
  * authenticated node id: the transport reports it as `Connection.remoteIdentity` and refuses a
@@ -107,16 +110,29 @@ export function channelByteStream(ch: SecureChannel, raw: ByteStream): ByteStrea
       let n = 0;
       for (const c of chunks) n += c.length;
       try {
-        if (n <= max) return afterSend(ch.sendParts(chunks)) && !blocked;
-        // a byte stream: larger writes are cut into several records
-        const all = new Uint8Array(n);
-        let o = 0;
-        for (const c of chunks) {
-          all.set(c, o);
-          o += c.length;
-        }
+        const limit = Math.min(max, RECORD_TARGET);
+        if (n <= limit) return afterSend(ch.sendParts(chunks)) && !blocked;
+        // A byte stream: a large write (the transport coalesces queued frames into one) is cut into
+        // records of at most RECORD_TARGET bytes, as views of the chunks (no copy), so each record
+        // fits recycled send memory and the receiver can open it before the rest has arrived.
         let ok = true;
-        for (let i = 0; i < n; i += max) ok = afterSend(ch.sendParts([all.subarray(i, Math.min(n, i + max))])) && ok;
+        let group: Uint8Array[] = [];
+        let size = 0;
+        for (const c of chunks) {
+          let off = 0;
+          while (off < c.length) {
+            const take = Math.min(c.length - off, limit - size);
+            group.push(off === 0 && take === c.length ? c : c.subarray(off, off + take));
+            size += take;
+            off += take;
+            if (size === limit) {
+              ok = afterSend(ch.sendParts(group)) && ok;
+              group = [];
+              size = 0;
+            }
+          }
+        }
+        if (size > 0) ok = afterSend(ch.sendParts(group)) && ok;
         return ok && !blocked;
       } catch {
         return false;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MemoryNetwork, StreamTransport, TransportError, isTransportError, tcpNetwork } from '@abi/transport';
 import { transportCompliance } from '@abi/transport/compliance';
-import { describe, expect, it } from 'vitest';
-import { Identity, SecureTransport, plaintextAllowed, secureTcpTransport, secureUpgrade } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { Identity, SecureChannel, SecureTransport, channelByteStream, memoryDuplexPair, plaintextAllowed, secureTcpTransport, secureUpgrade } from '../src/index.js';
 
 const ida = Identity.fromSeed(new Uint8Array(32).fill(0x31));
 const idb = Identity.fromSeed(new Uint8Array(32).fill(0x32));
@@ -175,5 +175,33 @@ describe('tokens on secure connections', () => {
       expect(seen.at(-1)).toBe(code);
     }
     expect(seen).toEqual(cases.map((c) => c[0]));
+  });
+});
+
+describe('channelByteStream', () => {
+  it('cuts a large write into records of at most 256 KiB, as views, and the bytes arrive in order', async () => {
+    const [da, db] = memoryDuplexPair();
+    const [c, s] = await Promise.all([SecureChannel.connect(da, { identity: ida }), SecureChannel.accept(db, { identity: idb })]);
+    const raw = { localAddress: 'a', remoteAddress: 'b', write: () => true, onData: () => ({ [Symbol.dispose]: () => undefined }), onDrain: () => ({ [Symbol.dispose]: () => undefined }), onClose: () => ({ [Symbol.dispose]: () => undefined }), end: () => undefined, destroy: () => undefined };
+    const stream = channelByteStream(c, raw);
+    const records: number[] = [];
+    const received: Uint8Array[] = [];
+    s.onMessageParts((parts) => {
+      let n = 0;
+      for (const p of parts) {
+        n += p.length;
+        received.push(Uint8Array.from(p));
+      }
+      records.push(n);
+    });
+    // odd chunk sizes so that record boundaries fall inside chunks
+    const chunks = [100_000, 300_001, 7, 500_000, 250_000].map((n, i) => new Uint8Array(n).map((_, j) => (i * 31 + j) & 0xff));
+    const total = chunks.reduce((a, b) => a + b.length, 0);
+    stream.write(chunks);
+    await vi.waitFor(() => { expect(received.reduce((a, b) => a + b.length, 0)).toBe(total); });
+    expect(records.every((n) => n <= 256 * 1024)).toBe(true);
+    expect(records.length).toBe(Math.ceil(total / (256 * 1024)));
+    expect(Buffer.concat(received).equals(Buffer.concat(chunks))).toBe(true);
+    await c.close();
   });
 });
