@@ -1095,7 +1095,9 @@ class FramedConnection implements Connection {
 
   #onStreamClose(err: Error | undefined): void {
     if (this.#state === 'closed') return;
-    if (err === undefined && this.#state === 'closing') {
+    // A reason the peer gave in GOAWAY (or one we recorded) outranks how the stream then ended:
+    // a peer that refuses us and cuts the stream should read as its reason, not CONNECTION_LOST.
+    if (this.#state === 'closing' && (err === undefined || this.#closeReason !== undefined)) {
       this.#finish(this.#closeReason);
       return;
     }

@@ -4,7 +4,7 @@
  * before framing starts, and the result must still pass the whole compliance suite.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeCbor, FrameDecoder, FrameType, isTransportError, MemoryNetwork, openConnection, StreamTransport, tcpNetwork, TransportError } from '../src/index.js';
+import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder, FrameType, isTransportError, MemoryNetwork, openConnection, StreamTransport, tcpNetwork, TransportError } from '../src/index.js';
 import type { ByteStream, Connection, StreamNetwork, StreamUpgrade } from '../src/index.js';
 import { transportCompliance } from '../src/compliance.js';
 import { until } from './helpers.js';
@@ -304,5 +304,39 @@ describe('upgrade - authenticated remoteIdentity', () => {
     expect(c2.status).toBe('rejected');
     expect(((c2 as PromiseRejectedResult).reason as TransportError).code).toBe('PROTOCOL_ERROR');
     if (s2.status === 'fulfilled') await s2.value.closed;
+  });
+
+  it('a GOAWAY reason outranks the stream error that follows it (the peer refuses, then cuts the stream)', async () => {
+    const net = new MemoryNetwork();
+    const node = net.node('x');
+    let accepted: ByteStream | undefined;
+    await node.listen('y', (s) => (accepted = s));
+    const dialed = await node.dial('y');
+    await until(() => accepted !== undefined, 'accept');
+    // the client's stream, with its close event under the test's control
+    const closeListeners = new Set<(e?: Error) => void>();
+    const wrapped: ByteStream = {
+      localAddress: dialed.localAddress,
+      remoteAddress: dialed.remoteAddress,
+      write: (c) => dialed.write(c),
+      onData: (l) => dialed.onData(l),
+      onDrain: (l) => dialed.onDrain(l),
+      onClose: (l) => {
+        closeListeners.add(l);
+        return { [Symbol.dispose]: () => { closeListeners.delete(l); } };
+      },
+      end: () => { dialed.end(); },
+      destroy: (e) => { dialed.destroy(e); },
+    };
+    const [client, server] = await Promise.all([openConnection(wrapped, { initiator: true }), openConnection(accepted!, { initiator: false })]);
+    const pending = client.request('never', null).catch((e: unknown) => e);
+    accepted!.write([encodeFrame({ type: FrameType.GOAWAY, flags: 0, id: 0, payload: encodeCbor([0, 'PROTOCOL_ERROR', 'hello id does not match']) })]);
+    await until(() => client.state === 'closing', 'client sees the GOAWAY');
+    for (const l of closeListeners) l(new Error('read ECONNRESET'));
+    const reason = await client.closed;
+    expect(reason?.code).toBe('PROTOCOL_ERROR');
+    expect(reason?.message).toContain('hello id does not match');
+    expect(isTransportError(await pending)).toBe(true);
+    await server.close();
   });
 });
