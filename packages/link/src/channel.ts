@@ -296,7 +296,8 @@ export class SecureChannel implements AsyncDisposable {
         this.#deliver(rec.parts);
         return;
       case RecordType.ping: {
-        const r = this.#sendRecord(RecordType.pong, rec.payload);
+        const pong = rec.payload;
+        const r = this.#sendRecord(RecordType.pong, pong, pong.length);
         if (r !== undefined) r.catch(() => undefined);
         return;
       }
@@ -360,7 +361,8 @@ export class SecureChannel implements AsyncDisposable {
     return this.#receiver;
   }
 
-  #sendRecord(type: RecordType, payload: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
+  /** Seals and sends one record of `len` plaintext bytes (`payload` whole or in pieces). */
+  #sendRecord(type: RecordType, payload: Uint8Array | readonly Uint8Array[], len: number): void | Promise<void> {
     const s = this.#requireSender();
     const now = this.#clock.now();
     if (type === RecordType.data && s.needsRekey(now)) {
@@ -368,9 +370,6 @@ export class SecureChannel implements AsyncDisposable {
       if (r !== undefined) r.catch(() => undefined);
     }
     if (s.canSealInto && this.#duplex.reserve !== undefined) {
-      let len = 0;
-      if (payload instanceof Uint8Array) len = payload.length;
-      else for (const p of payload) len += p.length;
       // large records are sealed straight into send memory the duplex recycles (no allocation);
       // small ones are cheaper to allocate than to track
       const out = len >= RESERVE_MIN ? this.#duplex.reserve(s.sealedLength(len)) : undefined;
@@ -459,11 +458,12 @@ export class SecureChannel implements AsyncDisposable {
     } catch (e) {
       return Promise.reject(new AbortedError(e));
     }
-    if (this.#state !== 'open') return Promise.reject(this.#error ?? new LinkError('CLOSED', 'channel is not open'));
-    if (message.length > this.maxMessageSize) return Promise.reject(new WireError('RECORD_TOO_LARGE', 'message', 0, `message of ${message.length} bytes exceeds ${this.maxMessageSize}`));
-    this.#stats.messagesSent++;
-    this.#stats.bytesSent += message.length;
-    const r = this.#sendRecord(RecordType.data, message);
+    try {
+      this.#admit(message.length);
+    } catch (e) {
+      return Promise.reject(toLinkError(e, 'CLOSED'));
+    }
+    const r = this.#sendRecord(RecordType.data, message, message.length);
     if (r === undefined) return Promise.resolve();
     if (signal === undefined) return r;
     // The record is already queued; the signal only stops waiting for back-pressure to clear.
@@ -476,11 +476,8 @@ export class SecureChannel implements AsyncDisposable {
 
   /** Like {@link send} but returns undefined when no back-pressure applies (no promise allocated). */
   trySend(message: Uint8Array): void | Promise<void> {
-    if (this.#state !== 'open') throw this.#error ?? new LinkError('CLOSED', 'channel is not open');
-    if (message.length > this.maxMessageSize) throw new WireError('RECORD_TOO_LARGE', 'message', 0, `message of ${message.length} bytes exceeds ${this.maxMessageSize}`);
-    this.#stats.messagesSent++;
-    this.#stats.bytesSent += message.length;
-    return this.#sendRecord(RecordType.data, message);
+    this.#admit(message.length);
+    return this.#sendRecord(RecordType.data, message, message.length);
   }
 
   /**
@@ -488,13 +485,18 @@ export class SecureChannel implements AsyncDisposable {
    * node:crypto ciphers). Returns a promise only under back-pressure.
    */
   sendParts(parts: readonly Uint8Array[]): void | Promise<void> {
-    if (this.#state !== 'open') throw this.#error ?? new LinkError('CLOSED', 'channel is not open');
     let n = 0;
     for (const p of parts) n += p.length;
+    this.#admit(n);
+    return this.#sendRecord(RecordType.data, parts, n);
+  }
+
+  /** What every outgoing message passes: an open channel and the size limit; then it is counted. */
+  #admit(n: number): void {
+    if (this.#state !== 'open') throw this.#error ?? new LinkError('CLOSED', 'channel is not open');
     if (n > this.maxMessageSize) throw new WireError('RECORD_TOO_LARGE', 'message', 0, `message of ${n} bytes exceeds ${this.maxMessageSize}`);
     this.#stats.messagesSent++;
     this.#stats.bytesSent += n;
-    return this.#sendRecord(RecordType.data, parts);
   }
 
   /** Closes at once without a close record (the peer sees TRUNCATED); `error` becomes {@link closeError}. */
@@ -636,7 +638,7 @@ export class SecureChannel implements AsyncDisposable {
         reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
         timer,
       });
-      const r = this.#sendRecord(RecordType.ping, payload);
+      const r = this.#sendRecord(RecordType.ping, payload, payload.length);
       if (r !== undefined) r.catch(() => undefined);
     });
   }

@@ -4,6 +4,7 @@
  * prefix (TCP / Unix sockets), and an in-memory pair for tests.
  */
 import type { Socket } from 'node:net';
+import type { ByteStream } from '@abi/transport';
 import { concatBytes } from './bytes.js';
 import { LinkError, WireError } from './errors.js';
 
@@ -55,16 +56,19 @@ export interface FrameDuplex {
 }
 
 /**
- * A ring of send memory for {@link FrameDuplex.reserve}. Regions are handed out in order and
- * reclaimed in order once the byte counter of the writer has passed them: `completed()` is how
- * many bytes (of all written) the writer no longer references. A region is never handed out
- * again while any byte of it may still be read by the writer.
+ * Send memory for {@link FrameDuplex.reserve}, recycled as a ring. Regions are handed out in order
+ * with 4 bytes in front for the length prefix, and reclaimed in order once the writer no longer
+ * references them: the arena counts the bytes of every frame sent ({@link take}), and the writer
+ * says how many of those it still holds (`held`, e.g. `socket.writableLength`). A region is never
+ * handed out again while any byte of it may still be read by the writer.
  */
 export class SendArena {
   readonly #size: number;
   #buf: Uint8Array | undefined;
   #head = 0;
-  /** In use, oldest first: [start, end) and the writer's byte count once it was sent. */
+  /** Bytes of all frames sent so far, prefixes included. */
+  #written = 0;
+  /** In use, oldest first: [start, end) and the byte count once it was sent (Infinity: not yet). */
   readonly #used: { start: number; end: number; mark: number }[] = [];
 
   constructor(size: number) {
@@ -78,34 +82,51 @@ export class SendArena {
     return n;
   }
 
-  /** A region of `bytes`, or undefined when the ring has no such free stretch. */
-  reserve(bytes: number, written: number, completed: number): Uint8Array | undefined {
-    // a region reserved and never sent is released with everything written so far
+  /**
+   * Memory for a frame of `bytes` (the caller fills it and passes it to {@link take}), or
+   * undefined when the ring has no such free stretch. `held`: bytes sent that the writer still
+   * references.
+   */
+  reserve(bytes: number, held: number): Uint8Array | undefined {
+    // a region reserved and never sent is released with everything sent so far
     const last = this.#used.at(-1);
-    if (last !== undefined && last.mark === Infinity) last.mark = written;
+    if (last !== undefined && last.mark === Infinity) last.mark = this.#written;
+    const completed = this.#written - held;
     while (this.#used.length > 0 && (this.#used[0]?.mark ?? Infinity) <= completed) this.#used.shift();
-    if (bytes > this.#size / 4) return undefined;
+    const n = 4 + bytes;
+    if (n > this.#size / 4) return undefined;
     this.#buf ??= new Uint8Array(this.#size);
     let start: number;
     const oldest = this.#used[0];
     if (oldest === undefined) start = 0;
     else if (this.#head > oldest.start) {
-      if (this.#head + bytes <= this.#size) start = this.#head;
-      else if (bytes <= oldest.start) start = 0;
+      if (this.#head + n <= this.#size) start = this.#head;
+      else if (n <= oldest.start) start = 0;
       else return undefined;
-    } else if (this.#head + bytes <= oldest.start) start = this.#head;
+    } else if (this.#head + n <= oldest.start) start = this.#head;
     else return undefined;
-    this.#head = start + bytes;
-    this.#used.push({ start, end: start + bytes, mark: Infinity });
-    return this.#buf.subarray(start, start + bytes);
+    this.#head = start + n;
+    this.#used.push({ start, end: start + n, mark: Infinity });
+    return this.#buf.subarray(start + 4, start + n);
   }
 
-  /** True when `frame` is the region handed out last; records the writer's count after it. */
-  sent(frame: Uint8Array, written: number): boolean {
+  /**
+   * Counts a frame being sent. When it is the memory handed out last by {@link reserve}, writes
+   * its length prefix in front and returns prefix and frame as one array to write; else undefined
+   * (the caller writes the prefix itself).
+   */
+  take(frame: Uint8Array | readonly Uint8Array[]): Uint8Array | undefined {
+    const len = frameLength(frame);
+    this.#written += 4 + len;
     const last = this.#used.at(-1);
-    if (this.#buf === undefined || frame.buffer !== this.#buf.buffer || last === undefined || last.start !== frame.byteOffset) return false;
-    last.mark = written;
-    return true;
+    const buf = this.#buf;
+    if (buf === undefined || last === undefined || last.mark !== Infinity || !(frame instanceof Uint8Array) || frame.buffer !== buf.buffer || frame.byteOffset !== last.start + 4 || len !== last.end - last.start - 4) return undefined;
+    last.mark = this.#written;
+    buf[last.start] = len >>> 24;
+    buf[last.start + 1] = (len >>> 16) & 0xff;
+    buf[last.start + 2] = (len >>> 8) & 0xff;
+    buf[last.start + 3] = len & 0xff;
+    return buf.subarray(last.start, last.end);
   }
 }
 
@@ -197,20 +218,6 @@ function lengthPrefix(parts: readonly Uint8Array[]): Uint8Array {
   return hdr;
 }
 
-/**
- * True when `frame` is what a caller filled of `region` (handed out by reserve with 4 bytes in
- * front); then the length prefix is written into those 4 bytes and `region` is the whole frame.
- */
-function prefixReserved(region: Uint8Array | undefined, frame: Uint8Array | readonly Uint8Array[]): region is Uint8Array {
-  if (region === undefined || !(frame instanceof Uint8Array) || frame.buffer !== region.buffer || frame.byteOffset !== region.byteOffset + 4 || frame.length !== region.length - 4) return false;
-  const n = frame.length;
-  region[0] = n >>> 24;
-  region[1] = (n >>> 16) & 0xff;
-  region[2] = (n >>> 8) & 0xff;
-  region[3] = n & 0xff;
-  return true;
-}
-
 /** Pieces up to this size are copied behind the length prefix instead of written separately. */
 const SMALL = 256;
 
@@ -252,12 +259,9 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
   const writeBuffer = options.writeBufferBytes ?? 1024 * 1024;
   const arenaBytes = options.sendArenaBytes ?? 4 * 1024 * 1024;
+  // socket.writableLength: bytes written that the stream still references (queued, or in a write
+  // libuv has not completed); the rest have left the process and their memory can be reused
   const arena = arenaBytes > 0 ? new SendArena(arenaBytes) : undefined;
-  // Bytes handed to socket.write so far; socket.writableLength of them are still referenced by
-  // the stream (queued, or in a write libuv has not completed), the rest have left the process.
-  let written = 0;
-  /** The region last handed out by reserve (with the 4 prefix bytes in front), until the next send. */
-  let reserved: Uint8Array | undefined;
 
   const end = (e?: LinkError): void => {
     if (ended) return;
@@ -268,19 +272,14 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   return {
     reserve(bytes: number): Uint8Array | undefined {
       if (arena === undefined || ended || socket.destroyed) return undefined;
-      // 4 more bytes in front for the length prefix, so the frame leaves in one write
-      reserved = arena.reserve(4 + bytes, written, written - socket.writableLength);
-      return reserved?.subarray(4);
+      return arena.reserve(bytes, socket.writableLength);
     },
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || socket.destroyed) throw new LinkError('CLOSED', 'socket closed');
-      written += 4 + frameLength(frame);
-      const region = reserved;
-      reserved = undefined;
-      if (prefixReserved(region, frame)) {
-        socket.write(region);
-        arena?.sent(region, written);
-      } else if (frame instanceof Uint8Array) {
+      // reserved memory leaves with its prefix in one write
+      const whole = arena?.take(frame);
+      if (whole !== undefined) socket.write(whole);
+      else if (frame instanceof Uint8Array) {
         if (frame.length <= SMALL) socket.write(prefixed(frame));
         else {
           socket.cork();
@@ -351,20 +350,8 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   };
 }
 
-/**
- * The subset of `@abi/transport`'s `ByteStream` a duplex needs (structural, so this module does
- * not import the transport package).
- */
-export interface ByteStreamLike {
-  write(chunks: readonly Uint8Array[]): boolean;
-  onData(listener: (chunk: Uint8Array) => void): Disposable;
-  onDrain(listener: () => void): Disposable;
-  onClose(listener: (error?: Error) => void): Disposable;
-  end(): void;
-  destroy(error?: Error): void;
-  /** Bytes written that the stream still references; when present, {@link FrameDuplex.reserve} works. */
-  readonly writableLength?: number;
-}
+/** The part of `@abi/transport`'s `ByteStream` a duplex uses (`writableLength` enables {@link FrameDuplex.reserve}). */
+export type ByteStreamLike = Pick<ByteStream, 'write' | 'onData' | 'onDrain' | 'onClose' | 'end' | 'destroy' | 'writableLength'>;
 
 /** Frames an `@abi/transport` ByteStream with a 4-byte big-endian length prefix. */
 export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOptions = {}): FrameDuplex {
@@ -381,8 +368,6 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
   // Send memory is recycled only on streams that say how much of what they accepted they still hold.
   const arenaBytes = options.sendArenaBytes ?? 4 * 1024 * 1024;
   const arena = arenaBytes > 0 && typeof stream.writableLength === 'number' ? new SendArena(arenaBytes) : undefined;
-  let written = 0;
-  let reserved: Uint8Array | undefined;
   const end = (e?: LinkError): void => {
     if (ended) return;
     ended = true;
@@ -392,20 +377,13 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
   return {
     reserve(bytes: number): Uint8Array | undefined {
       if (arena === undefined || ended || closedLocally) return undefined;
-      reserved = arena.reserve(4 + bytes, written, written - (stream.writableLength ?? written));
-      return reserved?.subarray(4);
+      return arena.reserve(bytes, stream.writableLength ?? Number.POSITIVE_INFINITY);
     },
     send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
       if (ended || closedLocally) throw new LinkError('CLOSED', 'stream closed');
       const parts = frame instanceof Uint8Array ? [frame] : frame;
-      written += 4 + frameLength(parts);
-      const region = reserved;
-      reserved = undefined;
-      let ok: boolean;
-      if (prefixReserved(region, frame)) {
-        ok = stream.write([region]);
-        arena?.sent(region, written);
-      } else ok = stream.write([lengthPrefix(parts), ...parts]);
+      const whole = arena?.take(frame);
+      const ok = stream.write(whole !== undefined ? [whole] : [lengthPrefix(parts), ...parts]);
       if (ok && overflow < 0) return;
       overflow = Math.max(0, overflow) + 4 + frameLength(parts);
       if (overflow <= writeBuffer && drain === undefined) return;

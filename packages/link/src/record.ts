@@ -124,12 +124,17 @@ export class RecordSender {
     return this.#bytes >= this.#maxBytes || now - this.#since >= this.#maxMs;
   }
 
-  seal(type: RecordType, payload: Uint8Array): Uint8Array {
+  /** Takes the next sequence number and writes the record header for it into `header`. */
+  #nextHeader(type: RecordType, header: Uint8Array): Uint8Array {
     const seq = this.#seq;
     if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
     this.#seq = seq + 1n;
-    const header = new Uint8Array(RECORD_HEADER);
     writeHeader(header, type, this.#phase, seq);
+    return header;
+  }
+
+  seal(type: RecordType, payload: Uint8Array): Uint8Array {
+    const header = this.#nextHeader(type, new Uint8Array(RECORD_HEADER));
     const out = this.#aead.seal(nonceFromHeader(this.#nonce, this.#iv, header), header, payload, RECORD_HEADER);
     out.set(header, 0);
     this.#bytes += payload.length;
@@ -138,11 +143,7 @@ export class RecordSender {
 
   /** Like {@link seal} but returns the record as pieces (header, ciphertext, tag) to write without copying. */
   sealv(type: RecordType, payload: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
-    const seq = this.#seq;
-    if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
-    this.#seq = seq + 1n;
-    const header = new Uint8Array(RECORD_HEADER);
-    writeHeader(header, type, this.#phase, seq);
+    const header = this.#nextHeader(type, new Uint8Array(RECORD_HEADER));
     const parts = this.#aead.sealv(nonceFromHeader(this.#nonce, this.#iv, header), header, payload);
     if (payload instanceof Uint8Array) this.#bytes += payload.length;
     else for (const p of payload) this.#bytes += p.length;
@@ -170,11 +171,7 @@ export class RecordSender {
     if (payload instanceof Uint8Array) len = payload.length;
     else for (const p of payload) len += p.length;
     if (out.length !== this.sealedLength(len)) throw new LinkError('INVALID_ARGUMENT', `a record of ${len} bytes needs ${this.sealedLength(len)} bytes of output, got ${out.length}`);
-    const seq = this.#seq;
-    if (seq >= SEQ_LIMIT) throw new LinkError('CLOSED', 'sequence space exhausted');
-    this.#seq = seq + 1n;
-    const header = out.subarray(0, RECORD_HEADER);
-    writeHeader(header, type, this.#phase, seq);
+    const header = this.#nextHeader(type, out.subarray(0, RECORD_HEADER));
     aead.sealInto(nonceFromHeader(this.#nonce, this.#iv, header), header, payload, out.subarray(RECORD_HEADER));
     this.#bytes += len;
     return out;

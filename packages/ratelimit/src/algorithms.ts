@@ -112,8 +112,7 @@ export class TokenBucketPolicy implements Policy<BucketState> {
   }
 
   allowedAt(s: BucketState, t: number, n: number): boolean {
-    const tokens = t > s.last ? Math.min(this.#cap, s.tokens + (t - s.last) * this.#rate) : s.tokens;
-    return tokens >= n;
+    return this.available(s, t) >= n;
   }
 
   isIdle(s: BucketState, now: number): boolean {

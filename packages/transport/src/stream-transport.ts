@@ -162,17 +162,9 @@ export class StreamTransport implements Transport {
       raw.destroy();
       throw isTransportError(e) ? e : new TransportError('PROTOCOL_ERROR', 'stream upgrade failed', { cause: e });
     }
-    // An upgrade that authenticated the peer says so on the stream it returns; the framing then
-    // reports that identity and refuses a hello that contradicts it.
-    const authenticated = stream.remoteIdentity;
-    const conn = await openConnection(stream, {
-      ...this.#init,
-      initiator,
-      handlers: this.#lookup,
-      clock: this.#network.clock,
-      signal,
-      ...(authenticated !== undefined ? { remoteIdentity: authenticated } : {}),
-    });
+    // An upgrade that authenticated the peer says so on the stream it returns (stream.remoteIdentity);
+    // openConnection then reports that identity and refuses a hello that contradicts it.
+    const conn = await openConnection(stream, { ...this.#init, initiator, handlers: this.#lookup, clock: this.#network.clock, signal });
     this.#connections.add(conn);
     void conn.closed.then(() => {
       this.#connections.delete(conn);
