@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ByteStream } from '@abi/transport';
 import { concatBytes } from './bytes.js';
-import { LinkError, WireError } from './errors.js';
+import { InvalidArgumentError, LinkError, WireError } from './errors.js';
 
 /**
  * A received frame: contiguous, or (from stream carriers, when it spans reads) the pieces that
@@ -218,6 +218,20 @@ function lengthPrefix(parts: readonly Uint8Array[]): Uint8Array {
   return hdr;
 }
 
+/** The duplex options, checked: each is a non-negative integer (sendArenaBytes 0 turns recycling off). */
+function duplexOptions(o: SocketDuplexOptions): { maxFrame: number; writeBuffer: number; arenaBytes: number } {
+  const get = (field: keyof SocketDuplexOptions, fallback: number, min: number): number => {
+    const v = o[field] ?? fallback;
+    if (!Number.isSafeInteger(v) || v < min) throw new InvalidArgumentError(field, `must be an integer ≥ ${min}, got ${String(v)}`);
+    return v;
+  };
+  return {
+    maxFrame: get('maxFrame', 16 * 1024 * 1024 + 64, 1),
+    writeBuffer: get('writeBufferBytes', 1024 * 1024, 0),
+    arenaBytes: get('sendArenaBytes', 4 * 1024 * 1024, 0),
+  };
+}
+
 /** Pieces up to this size are copied behind the length prefix instead of written separately. */
 const SMALL = 256;
 
@@ -256,9 +270,8 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   let sink: FrameSink | undefined;
   let ended = false;
   let drain: Promise<void> | undefined;
-  const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
-  const writeBuffer = options.writeBufferBytes ?? 1024 * 1024;
-  const arenaBytes = options.sendArenaBytes ?? 4 * 1024 * 1024;
+  const { maxFrame, writeBuffer, arenaBytes } = duplexOptions(options);
+  const framer = new LengthPrefixFramer(maxFrame, (f) => sink?.onFrame(f));
   // socket.writableLength: bytes written that the stream still references (queued, or in a write
   // libuv has not completed); the rest have left the process and their memory can be reused
   const arena = arenaBytes > 0 ? new SendArena(arenaBytes) : undefined;
@@ -360,13 +373,12 @@ export function byteStreamDuplex(stream: ByteStreamLike, options: SocketDuplexOp
   let closedLocally = false;
   let drain: Promise<void> | undefined;
   let drainResolve: (() => void) | undefined;
-  const framer = new LengthPrefixFramer(options.maxFrame ?? 16 * 1024 * 1024 + 64, (f) => sink?.onFrame(f));
-  const writeBuffer = options.writeBufferBytes ?? 1024 * 1024;
+  const { maxFrame, writeBuffer, arenaBytes } = duplexOptions(options);
+  const framer = new LengthPrefixFramer(maxFrame, (f) => sink?.onFrame(f));
   // Bytes written since the stream last asked us to wait: up to writeBuffer more are accepted
   // before the caller has to wait, so sealing the next record overlaps with sending this one.
   let overflow = -1;
   // Send memory is recycled only on streams that say how much of what they accepted they still hold.
-  const arenaBytes = options.sendArenaBytes ?? 4 * 1024 * 1024;
   const arena = arenaBytes > 0 && typeof stream.writableLength === 'number' ? new SendArena(arenaBytes) : undefined;
   const end = (e?: LinkError): void => {
     if (ended) return;

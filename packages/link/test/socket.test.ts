@@ -127,4 +127,16 @@ describe('recycled send memory', () => {
     expect(byteStreamDuplex(stream).reserve?.(10_000)).toBeUndefined();
     expect(byteStreamDuplex({ ...stream, writableLength: 0 }).reserve?.(10_000)?.length).toBe(10_000);
   });
+
+  it('bad duplex options are refused with INVALID_ARGUMENT naming the option', () => {
+    const stream = { write: () => true, onData: () => ({ [Symbol.dispose]: () => undefined }), onDrain: () => ({ [Symbol.dispose]: () => undefined }), onClose: () => ({ [Symbol.dispose]: () => undefined }), end: () => undefined, destroy: () => undefined, writableLength: 0 };
+    const bad = (f: () => unknown, field: string): void => {
+      expect(f).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field }));
+    };
+    bad(() => socketDuplex(new net.Socket(), { sendArenaBytes: 1.5 }), 'sendArenaBytes');
+    bad(() => socketDuplex(new net.Socket(), { maxFrame: 0 }), 'maxFrame');
+    bad(() => byteStreamDuplex(stream, { writeBufferBytes: -1 }), 'writeBufferBytes');
+    bad(() => byteStreamDuplex(stream, { sendArenaBytes: Number.NaN }), 'sendArenaBytes');
+    expect(byteStreamDuplex(stream, { sendArenaBytes: 0 }).reserve?.(10_000)).toBeUndefined();
+  });
 });
