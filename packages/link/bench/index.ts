@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { compare, machine, row, writeReport, fmtOps, type Goal, type Group } from '@abi/bench-kit';
 import { TcpTransport, type Connection } from '@abi/transport';
 import {
-  Identity, RecordReceiver, RecordSender, RecordType, SecureChannel, secureTcpTransport, TokenVerifier, delegateToken, issueToken, memoryDuplexPair, nativeAead, nodeCrypto, portableCrypto, socketDuplex,
+  Identity, RecordReceiver, RecordSender, RecordType, SecureChannel, secureTcpTransport, TokenVerifier, delegateToken, issueToken, memoryDuplexPair, nativeAead, nodeCrypto, nonceLength, portableCrypto, socketDuplex,
   type CipherId, type FrameDuplex,
 } from '../src/index.js';
 
@@ -52,7 +52,13 @@ function pump(send: (f: Uint8Array) => void | Promise<void>, awaitSync: () => Pr
 }
 
 interface PathCost { snd: number; rcv: number; wall: number }
-async function throughput(port: number, child: ChildProcess): Promise<{ g: Group; pathRows: (string | number)[][]; plainCost: PathCost; gcmCost: PathCost; pairedMedian: number; pairedRange: readonly [number, number] }> {
+/** The cipher the default provider offers first here: AEGIS-128L where the native addon has it. */
+const DEFAULT_CIPHER = nodeCrypto.ciphers[0] ?? 'aes-256-gcm';
+const CIPHER_NAMES: Partial<Record<CipherId, string>> = { 'aegis-128l': 'AEGIS-128L', 'aes-256-gcm': 'AES-256-GCM', 'chacha20-poly1305': 'ChaCha20-Poly1305' };
+const DEFAULT_NAME = CIPHER_NAMES[DEFAULT_CIPHER] ?? DEFAULT_CIPHER;
+const PLAIN_ROW = 'plain TCP (same 4-byte framing, no crypto)';
+const DEFAULT_ROW = `secure channel, ${DEFAULT_NAME} (default)`;
+async function throughput(port: number, child: ChildProcess): Promise<{ g: Group; pathRows: (string | number)[][]; plainCost: PathCost; defCost: PathCost; pairedMedian: number; pairedRange: readonly [number, number] }> {
   // plain
   const ps = await connect(port, 'P');
   const pd: FrameDuplex = socketDuplex(ps);
@@ -67,8 +73,10 @@ async function throughput(port: number, child: ChildProcess): Promise<{ g: Group
     ch.onMessage(() => { waiter?.(); });
     return { ch, run: pump((f) => ch.trySend(f), () => new Promise<void>((r) => { waiter = r; })) };
   };
+  const aegis = DEFAULT_CIPHER === 'aegis-128l' ? await secure('aegis-128l') : undefined;
   const gcm = await secure('aes-256-gcm');
   const chacha = await secure('chacha20-poly1305');
+  const def = aegis ?? gcm;
   const xsalsa = await secure('xsalsa20-poly1305');
   // CPU time per record on the real path, each side: sender (this process) and receiver (child).
   const childCpu = (): Promise<number> => new Promise((resolve) => {
@@ -82,14 +90,16 @@ async function throughput(port: number, child: ChildProcess): Promise<{ g: Group
     child.send('cpu');
   });
   const g = await compare('64 KiB frames one way over loopback TCP (receiver in a child process)', [
-    { name: 'plain TCP (same 4-byte framing, no crypto)', run: plainRun },
-    { name: 'secure channel, AES-256-GCM (default)', run: gcm.run },
+    { name: PLAIN_ROW, run: plainRun },
+    ...(aegis !== undefined ? [{ name: DEFAULT_ROW, run: aegis.run, note: 'native addon (RFC 10032)' }] : []),
+    { name: aegis !== undefined ? 'secure channel, AES-256-GCM' : DEFAULT_ROW, run: gcm.run },
     { name: 'secure channel, ChaCha20-Poly1305', run: chacha.run },
     { name: 'secure channel, XSalsa20-Poly1305 (portable cipher)', run: xsalsa.run, note: 'tweetnacl secretbox' },
   ], { samples: 9, sampleMs: 400, warmupMs: 500 });
   // CPU per record, after the comparison (everything warm), in alternating rounds; medians.
   const paths: [string, (n: number) => Promise<void>][] = [
-    ['plain TCP (same 4-byte framing, no crypto)', plainRun],
+    [PLAIN_ROW, plainRun],
+    ...(aegis !== undefined ? [['secure channel, AEGIS-128L', aegis.run] as [string, (n: number) => Promise<void>]] : []),
     ['secure channel, AES-256-GCM', gcm.run],
     ['secure channel, ChaCha20-Poly1305', chacha.run],
   ];
@@ -129,17 +139,17 @@ async function throughput(port: number, child: ChildProcess): Promise<{ g: Group
   };
   for (let round = 0; round < 15; round++) {
     const p = await timeRun(plainRun, 250);
-    const q = await timeRun(gcm.run, 250);
+    const q = await timeRun(def.run, 250);
     paired.push(q / p);
   }
   const pairedMedian = median([...paired]);
   const pairedRange = [Math.min(...paired), Math.max(...paired)] as const;
-  for (const c of [gcm, chacha, xsalsa]) await c.ch.close();
+  for (const c of [aegis, gcm, chacha, xsalsa]) await c?.ch.close();
   pd.close();
-  const plainCost = costs.get('plain TCP (same 4-byte framing, no crypto)');
-  const gcmCost = costs.get('secure channel, AES-256-GCM');
-  if (plainCost === undefined || gcmCost === undefined) throw new Error('path costs missing');
-  return { g, pathRows, plainCost, gcmCost, pairedMedian, pairedRange };
+  const plainCost = costs.get(PLAIN_ROW);
+  const defCost = costs.get(`secure channel, ${DEFAULT_NAME}`);
+  if (plainCost === undefined || defCost === undefined) throw new Error('path costs missing');
+  return { g, pathRows, plainCost, defCost, pairedMedian, pairedRange };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,9 +302,9 @@ function cpuCost(): { title: string; columns: string[]; rows: (string | number)[
   const rows: (string | number)[][] = [];
   let aesMBps = 0;
   const payload = new Uint8Array(FRAME).fill(5);
-  for (const c of ['aes-256-gcm', 'chacha20-poly1305', 'xsalsa20-poly1305'] as CipherId[]) {
+  for (const c of nodeCrypto.ciphers) {
     const key = new Uint8Array(32).fill(1);
-    const iv = new Uint8Array(c === 'xsalsa20-poly1305' ? 24 : 12).fill(2);
+    const iv = new Uint8Array(nonceLength(c)).fill(2);
     const n = c === 'xsalsa20-poly1305' ? 200 : 3000;
     // Batches of 16 records keep the working set in cache, as on the real path (a record is
     // opened right after it arrives).
@@ -321,21 +331,22 @@ function cpuCost(): { title: string; columns: string[]; rows: (string | number)[
     const sealUs = sealCpu / count;
     const openUs = openCpu / count;
     const cap = FRAME / Math.max(sealUs, openUs);
-    if (c === 'aes-256-gcm') aesMBps = cap;
+    if (c === DEFAULT_CIPHER) aesMBps = cap;
     rows.push([c, sealUs.toFixed(1), openUs.toFixed(1), cap.toFixed(0)]);
   }
   return { aesMBps, title: `CPU time per 64 KiB record, record layer alone (process.cpuUsage; as on the socket path: sealed into recycled memory and opened in place where the AEAD can — ${nativeAead().loaded ? 'native AEAD' : 'node:crypto'})`, columns: ['cipher', 'seal µs', 'open µs', 'MB/s one core per side could carry'], rows };
 }
 
 /**
- * The bare cost of AES-256-GCM per 64 KiB record, without any record layer: as node:crypto offers
+ * The bare cost of AES-256-GCM per 64 KiB record, without any record layer, as node:crypto offers
  * it (one cipher object per record, a fresh output per call: it can neither re-IV a cipher nor
- * write into a caller's buffer), and as the AEAD in use does it (the native one when built: one
- * OpenSSL context per key, sealing into one allocation and opening in place).
+ * write into a caller's buffer); and of the default cipher as the AEAD in use does it (the native
+ * one when built: one context per key, sealing into recycled memory and opening in place).
  */
-function bareGcm(): { nodeSeal: number; nodeOpen: number; seal: number; open: number } {
+function bareCost(): { nodeSeal: number; nodeOpen: number; seal: number; open: number } {
   const key = randomBytes(32);
   const iv = randomBytes(12);
+  const defIv = randomBytes(nonceLength(DEFAULT_CIPHER));
   const aad = randomBytes(10);
   const pt = Buffer.alloc(FRAME, 7);
   const nodeSealOne = (): [Buffer, Buffer] => {
@@ -352,22 +363,22 @@ function bareGcm(): { nodeSeal: number; nodeOpen: number; seal: number; open: nu
     d.update(ct);
     d.final();
   };
-  const aead = nodeCrypto.aead('aes-256-gcm', key);
+  const aead = nodeCrypto.aead(DEFAULT_CIPHER, key);
   // as on the socket path: sealed into recycled memory when the AEAD can (a ring of 16 outputs)
   const ring = Array.from({ length: 32 }, () => Buffer.allocUnsafeSlow(FRAME + 16));
   let next = 0;
   const sealOne = (): [Buffer, Buffer] => {
     if (aead.sealInto !== undefined) {
       const out = ring[next++ % ring.length]!;
-      aead.sealInto(iv, aad, pt, out);
+      aead.sealInto(defIv, aad, pt, out);
       return [out.subarray(0, FRAME), out.subarray(FRAME)];
     }
-    const [ct, tag] = aead.sealv(iv, aad, pt);
+    const [ct, tag] = aead.sealv(defIv, aad, pt);
     return [ct as Buffer, tag as Buffer];
   };
   const openOne = ([ct, tag]: [Buffer, Buffer]): void => {
-    if (aead.openInPlace !== undefined) aead.openInPlace(iv, aad, [ct], tag);
-    else aead.openv(iv, aad, [ct], tag);
+    if (aead.openInPlace !== undefined) aead.openInPlace(defIv, aad, [ct], tag);
+    else aead.openv(defIv, aad, [ct], tag);
   };
   // Batches of 16 keep the working set in cache, as on the real path (a record is opened right
   // after it arrives); two rounds, the second counted.
@@ -413,8 +424,8 @@ const loadStart = os.loadavg()[0] ?? 0;
 const info = await startServer();
 const { child, port } = info;
 try {
-  const { g: tp, pathRows, plainCost, gcmCost, pairedMedian, pairedRange } = await throughput(port, child);
-  const bare = bareGcm();
+  const { g: tp, pathRows, plainCost, defCost, pairedMedian, pairedRange } = await throughput(port, child);
+  const bare = bareCost();
   const cpus = os.availableParallelism();
   const ceil = ceiling(plainCost, bare, cpus);
   const ceilNode = ceiling(plainCost, { seal: bare.nodeSeal, open: bare.nodeOpen }, cpus);
@@ -423,16 +434,16 @@ try {
   if (process.env.BENCH_ONLY === 'throughput') {
     // a quick look while working on the record path: nothing is written
     for (const r of pathRows) console.log(r.join(' | '));
-    console.log(`${backendName}: bare gcm seal ${bare.seal.toFixed(1)} open ${bare.open.toFixed(1)} µs (node:crypto ${bare.nodeSeal.toFixed(1)} / ${bare.nodeOpen.toFixed(1)}); ceiling ${ceil.ratio.toFixed(2)} (node:crypto ${ceilNode.ratio.toFixed(2)}); measured ${(plainCost.wall / gcmCost.wall).toFixed(2)}`);
+    console.log(`${backendName}: bare ${DEFAULT_NAME} seal ${bare.seal.toFixed(1)} open ${bare.open.toFixed(1)} µs (node:crypto AES-256-GCM ${bare.nodeSeal.toFixed(1)} / ${bare.nodeOpen.toFixed(1)}); ceiling ${ceil.ratio.toFixed(2)} (node:crypto ${ceilNode.ratio.toFixed(2)}); measured ${(plainCost.wall / defCost.wall).toFixed(2)}`);
     for (const r of tp.rows) console.log(`${r.name}: ${mbps(r.opsPerSec).toFixed(0)} MB/s`);
-    console.log(`paired rounds: median ${pairedMedian.toFixed(2)} (${pairedRange[0].toFixed(2)}–${pairedRange[1].toFixed(2)}); alternating medians ${(mbps(row(tp, 'secure channel, AES-256-GCM (default)').opsPerSec) / mbps(row(tp, 'plain TCP (same 4-byte framing, no crypto)').opsPerSec)).toFixed(2)}`);
+    console.log(`paired rounds: median ${pairedMedian.toFixed(2)} (${pairedRange[0].toFixed(2)}–${pairedRange[1].toFixed(2)}); alternating medians ${(mbps(row(tp, DEFAULT_ROW).opsPerSec) / mbps(row(tp, PLAIN_ROW).opsPerSec)).toFixed(2)}`);
     process.exit(0);
   }
   const tr = await transports(info);
   const hs = await handshakes();
   const tk = await tokens();
-  const plain = mbps(row(tp, 'plain TCP (same 4-byte framing, no crypto)').opsPerSec);
-  const sec = mbps(row(tp, 'secure channel, AES-256-GCM (default)').opsPerSec);
+  const plain = mbps(row(tp, PLAIN_ROW).opsPerSec);
+  const sec = mbps(row(tp, DEFAULT_ROW).opsPerSec);
   const hsNode = row(hs, 'node:crypto provider').opsPerSec;
   const tokOne = row(tk, 'single token, no cache').opsPerSec;
   const tokChain = row(tk, 'delegated chain of 2, no cache').opsPerSec;
@@ -441,8 +452,8 @@ try {
   const cpu2 = await cpuOps();
   const cached = row(tk, 'delegated chain of 2, cached').opsPerSec;
   const goals: Goal[] = [
-    { goal: 'secure channel 64 KiB frames ≥ 800 MB/s', measured: `${sec.toFixed(0)} MB/s wall (AES-256-GCM, one connection); the cipher's CPU cost allows ${cpu.aesMBps.toFixed(0)} MB/s per side on an idle core`, met: sec >= 800 },
-    { goal: 'secure channel ≥ 0.5× plain TCP, same run', measured: `median of 15 paired rounds ${pairedMedian.toFixed(2)}× (rounds ${pairedRange[0].toFixed(2)}–${pairedRange[1].toFixed(2)}×); alternating-sample medians ${(sec / plain).toFixed(2)}× (${sec.toFixed(0)} vs ${plain.toFixed(0)} MB/s); per-record CPU run ${(plainCost.wall / gcmCost.wall).toFixed(2)}×, against a ceiling of ${ceil.ratio.toFixed(2)}× with this cipher cost on ${cpus} CPUs (see "Ceiling"); record layer on ${backendName}`, met: pairedMedian >= 0.5 },
+    { goal: 'secure channel 64 KiB frames ≥ 800 MB/s', measured: `${sec.toFixed(0)} MB/s wall (${DEFAULT_NAME}, the default cipher here; one connection); the cipher's CPU cost allows ${cpu.aesMBps.toFixed(0)} MB/s per side on an idle core`, met: sec >= 800 },
+    { goal: 'secure channel ≥ 0.5× plain TCP, same run', measured: `median of 15 paired rounds ${pairedMedian.toFixed(2)}× (rounds ${pairedRange[0].toFixed(2)}–${pairedRange[1].toFixed(2)}×); alternating-sample medians ${(sec / plain).toFixed(2)}× (${sec.toFixed(0)} vs ${plain.toFixed(0)} MB/s); per-record CPU run ${(plainCost.wall / defCost.wall).toFixed(2)}×, against a ceiling of ${ceil.ratio.toFixed(2)}× with this cipher cost on ${cpus} CPUs (see "Ceiling"); record layer on ${backendName}`, met: pairedMedian >= 0.5 },
     { goal: 'token verifications ≥ 10 000/s', measured: `uncached single token: ${fmtOps(tokOne)} wall on one thread, ${fmtOps(cpu2.tokPerSec)} per idle core by CPU time — bounded by the Ed25519 verify itself (${cpu2.edUs.toFixed(0)} µs CPU with node:crypto here, i.e. ≤ ${fmtOps(1e6 / cpu2.edUs)} per core); verifyAsync on the thread pool ${fmtOps(tokAsync)}; chains of 2 uncached ${fmtOps(tokChain)}; cached ${fmtOps(cached)}`, met: Math.max(tokOne, tokAsync) >= 10_000 },
     { goal: 'handshakes per second (reported)', measured: `${fmtOps(hsNode)} wall, both peers in one process; ${fmtOps(cpu2.hsPerSec)} per idle core by CPU time (a responder alone: about twice that)`, met: true },
   ];
@@ -458,11 +469,11 @@ try {
     columns: ['quantity', 'µs', 'from'],
     rows: [
       ['plain path: sender CPU / receiver CPU / wall', `${f1(plainCost.snd)} / ${f1(plainCost.rcv)} / ${f1(plainCost.wall)}`, 'the per-record CPU table above'],
-      ['bare AES-256-GCM seal / open, AEAD in use', `${f1(bare.seal)} / ${f1(bare.open)}`, backend.loaded ? 'one OpenSSL context per key; seal into recycled memory, open in place' : 'node:crypto'],
+      [`bare ${DEFAULT_NAME} seal / open, AEAD in use`, `${f1(bare.seal)} / ${f1(bare.open)}`, backend.loaded ? 'one context per key; seal into recycled memory, open in place' : 'node:crypto'],
       ['bare AES-256-GCM seal / open, node:crypto', `${f1(bare.nodeSeal)} / ${f1(bare.nodeOpen)}`, 'createCipheriv + update + final per record, fresh output'],
       ['lower bound on the secure wall time', f1(ceil.wall), `max(send + seal, receive + open, total / ${cpus})`],
       ['ceiling ratio = plain wall / that bound', `${ceil.ratio.toFixed(2)}×`, `with node:crypto's cost: ${ceilNode.ratio.toFixed(2)}×`],
-      ['measured: secure channel AES-256-GCM wall (ratio)', `${f1(gcmCost.wall)} (${(plainCost.wall / gcmCost.wall).toFixed(2)}×)`, `sender ${f1(gcmCost.snd)}, receiver ${f1(gcmCost.rcv)} CPU`],
+      [`measured: secure channel ${DEFAULT_NAME} wall (ratio)`, `${f1(defCost.wall)} (${(plainCost.wall / defCost.wall).toFixed(2)}×)`, `sender ${f1(defCost.snd)}, receiver ${f1(defCost.rcv)} CPU`],
     ],
   };
   const tables = [pathTable, ceilingTable, cpu, cpu2, {

@@ -129,7 +129,7 @@ describe.skipIf(binding === undefined)('native AEAD against node:crypto', () => 
       expect(f).toThrow(expect.objectContaining({ code: 'ERR_ABI_LINK_NATIVE' }));
       if (message !== undefined) expect(f).toThrow(message);
     };
-    bad(() => n.create(2 as 0, key, true));
+    bad(() => n.create(3 as 0, key, true));
     bad(() => n.create(0, new Uint8Array(31), true));
     bad(() => n.create(0, new Uint16Array(16) as unknown as Uint8Array, true));
     bad(() => { n.start({}, new Uint8Array(12), new Uint8Array(0)); });
