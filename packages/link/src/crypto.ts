@@ -432,7 +432,11 @@ export class NativeAead implements Aead {
     const n = this.#n;
     n.start(this.#open, nonce, aad);
     for (const c of ciphertext) n.update(this.#open, c, c);
-    return n.finish(this.#open, tag);
+    if (n.finish(this.#open, tag)) return true;
+    // Never leave unverified plaintext behind: for AEGIS, released unverified plaintext helps
+    // recover the state (RFC 10032, security considerations); the caller drops the record anyway.
+    for (const c of ciphertext) c.fill(0);
+    return false;
   }
 }
 

@@ -109,6 +109,7 @@ describe.skipIf(!aegis)('AEGIS-128L native', () => {
         expect(a.open(nonce, aad, sealed)).toBeUndefined();
         const ct = Uint8Array.from(sealed.subarray(0, pt.length));
         expect(a.openInPlace?.(nonce, aad, [ct], sealed.subarray(pt.length))).toBe(false);
+        expect(ct.every((x) => x === 0), 'unverified plaintext is wiped').toBe(true);
       }),
       { numRuns: 200 },
     );
