@@ -28,6 +28,7 @@ import {
 } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { concatBytes } from './bytes.js';
+import { sodiumEd25519, strictPoints } from './ed25519.js';
 import { LinkError } from './errors.js';
 import { nativeAead, nativeBinding, type NativeAeadBinding } from './native.js';
 
@@ -273,7 +274,8 @@ export const portableCrypto: CryptoProvider = Object.freeze({
     return { publicKey: kp.publicKey, sign: (m) => nacl.sign.detached(m, kp.secretKey) };
   },
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature)) return false;
+    // the acceptance rule of PROTOCOL.md §6.1: tweetnacl checks only the equation
+    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature) || !strictPoints(publicKey, signature)) return false;
     return nacl.sign.detached.verify(message, signature, publicKey);
   },
   ephemeral(privateKey?: Uint8Array): Ephemeral {
@@ -536,7 +538,10 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
     };
   },
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature)) return false;
+    // the acceptance rule of PROTOCOL.md §6.1, then libsodium (sodium-native) or OpenSSL
+    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature) || !strictPoints(publicKey, signature)) return false;
+    const sodium = sodiumEd25519();
+    if (sodium !== undefined) return sodium.verify(publicKey, message, signature);
     try {
       return nodeVerify(null, message, edPublicKeyObject(publicKey), signature);
     } catch {
@@ -544,7 +549,10 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
     }
   },
   verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature)) return Promise.resolve(false);
+    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature) || !strictPoints(publicKey, signature)) return Promise.resolve(false);
+    // libsodium on worker threads, or OpenSSL on libuv's thread pool
+    const sodium = sodiumEd25519();
+    if (sodium !== undefined) return sodium.verifyAsync(publicKey, message, signature);
     let key: KeyObject;
     try {
       key = edPublicKeyObject(publicKey);

@@ -4,6 +4,8 @@ export { nodeCrypto, portableCrypto, CIPHER_IDS, cipherFromId, nonceLength } fro
 export type { CipherId, CryptoProvider, Aead, Signer, Ephemeral } from './crypto.js';
 export { nativeAead } from './native.js';
 export type { NativeAeadStatus } from './native.js';
+export { nativeEd25519 } from './ed25519.js';
+export type { NativeEd25519Status } from './ed25519.js';
 export { Identity, nodeIdFromPublicKey, publicKeyFromNodeId, isNodeId, verifySignature, NODE_ID_LENGTH } from './identity.js';
 export type { SaveOptions } from './identity.js';
 export {
