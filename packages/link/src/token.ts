@@ -405,9 +405,10 @@ export class TokenVerifier {
   }
 
   /**
-   * Like {@link verify}, but the Ed25519 signatures of a chain not in the cache are checked on
-   * libuv's thread pool (node:crypto provider; other providers verify inline), so a server can
-   * verify tokens on several cores while its event loop keeps running. Same checks, same errors
+   * Like {@link verify}, but the Ed25519 signatures of a chain not in the cache are checked off the
+   * event loop (default provider: libsodium on worker threads, or OpenSSL on libuv's thread pool
+   * without sodium-native; other providers verify inline), so a server can verify tokens on
+   * several cores while its event loop keeps running. Same checks, same errors
    * (as a rejected promise). Cached chains answer without a signature check, as in verify.
    */
   async verifyAsync(chainOrBytes: readonly Token[] | Uint8Array, request: VerifyRequest = {}): Promise<Grant> {
