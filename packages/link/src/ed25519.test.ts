@@ -400,6 +400,22 @@ describe('libsodium verifier (sodium-native)', () => {
     expect(await p).toBe(true);
   });
 
+  it.runIf(nativeEd25519().implementation === 'libsodium')('idle workers do not keep the process alive', () => {
+    const script = `
+      import { nodeCrypto, nativeEd25519 } from './src/index.ts';
+      const s = nodeCrypto.signer(new Uint8Array(32).fill(3));
+      const m = new Uint8Array(10);
+      console.log(await nodeCrypto.verifyAsync(s.publicKey, m, s.sign(m)), nativeEd25519().async);
+    `;
+    const r = spawnSync(process.execPath, ['--conditions=@abi/source', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: path.join(here, '..'),
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(r.signal, 'the process had to be killed: a worker kept it alive').toBeNull();
+    expect([r.status, r.stdout.trim()]).toEqual([0, 'true worker threads']);
+  });
+
   // last in this file: the workers stay failed for the rest of the module's life
   it.runIf(nativeEd25519().implementation === 'libsodium')('when the workers fail, pending and later calls verify inline with the same verdicts', async () => {
     const s = nodeCrypto.signer(new Uint8Array(32).fill(8));

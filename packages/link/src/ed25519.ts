@@ -238,8 +238,8 @@ function startPool(): PoolWorker[] | undefined {
   const workers: PoolWorker[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(source, { eval: true });
-      worker.unref();
+      // execArgv []: the parent's flags (loaders, --input-type=module) would not fit this CommonJS source
+      const worker = new Worker(source, { eval: true, execArgv: [] });
       const w: PoolWorker = { worker, pending: new Map() };
       worker.on('message', (m: { id: number; out: Uint8Array }) => {
         const b = w.pending.get(m.id);
@@ -250,6 +250,8 @@ function startPool(): PoolWorker[] | undefined {
       });
       worker.on('error', (e) => { poolFailed(`worker error: ${e.message}`); });
       worker.on('exit', (code) => { poolFailed(`worker exited (${code})`); });
+      // after the listeners: adding a 'message' listener refs the worker's port again
+      worker.unref();
       workers.push(w);
     }
   } catch (e) {
