@@ -13,7 +13,7 @@
  *   {@link nativeEd25519} says which one is in use.
  * - verifyAsync with libsodium runs on worker threads (one per CPU, at most 4): the calls made in
  *   one turn of the event loop go in one message per worker. With 64 tokens in flight on 2 vCPUs
- *   that measured 13–19k tokens/s against 10–12.7k/s for OpenSSL on libuv's thread pool and
+ *   that measured 13–19k tokens/s against 10–12.9k/s for OpenSSL on libuv's thread pool and
  *   12.8–13.3k/s for libsodium inline (README). If a worker cannot start or dies, the pending and
  *   later calls verify inline, with the same verdicts.
  */
