@@ -4,6 +4,11 @@
  * - {@link nodeCrypto} (the default) uses `node:crypto` (OpenSSL): Ed25519 ~35k sign/s, AES-256-GCM
  *   and ChaCha20-Poly1305 at 1.8–2.4 GB/s (3+ GB/s on the native addon); AEGIS-128L at ~11 GB/s
  *   when the native addon is built and the CPU has AES-NI; XSalsa20-Poly1305 comes from tweetnacl.
+ *   Ed25519 verification runs on libsodium (optional dependency sodium-native, ~2× OpenSSL's
+ *   speed) when it loads, see ed25519.ts.
+ *
+ * Every provider verifies Ed25519 under one rule (PROTOCOL.md §6.1, libsodium's): S < L, A
+ * canonical and not of small order, R not a small-order encoding — so all give the same verdict.
  * - {@link portableCrypto} is pure JavaScript (tweetnacl): it runs anywhere, ~100× slower for
  *   signatures and offers only XSalsa20-Poly1305.
  *
@@ -113,8 +118,9 @@ export interface CryptoProvider {
   signer(seed: Uint8Array): Signer;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   /**
-   * Optional: the same check off the event loop (node:crypto runs it on libuv's thread pool), so
-   * several verifications proceed in parallel on several cores. Same result as {@link verify}.
+   * Optional: the same check off the event loop (libsodium on worker threads, or OpenSSL on
+   * libuv's thread pool), so several verifications proceed in parallel on several cores. Same
+   * result as {@link verify}.
    */
   verifyAsync?(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   /** A fresh X25519 key pair, or the one for a fixed private key (test vectors). */

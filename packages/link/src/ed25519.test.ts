@@ -18,7 +18,7 @@ import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex, utf8 } from './bytes.js';
 import { nodeCrypto, portableCrypto } from './crypto.js';
-import { canonicalY, failEd25519WorkersForTest, nativeEd25519, preferNodeCryptoEd25519, smallOrderEncoding, strictPoints } from './ed25519.js';
+import { MAX_ASYNC_IN_FLIGHT, canonicalY, ed25519AsyncInFlightForTest, failEd25519WorkersForTest, nativeEd25519, preferNodeCryptoEd25519, smallOrderEncoding, strictPoints } from './ed25519.js';
 import { nativeEd25519 as exported } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -414,6 +414,20 @@ describe('libsodium verifier (sodium-native)', () => {
     });
     expect(r.signal, 'the process had to be killed: a worker kept it alive').toBeNull();
     expect([r.status, r.stdout.trim()]).toEqual([0, 'true worker threads']);
+  });
+
+  it.runIf(nativeEd25519().implementation === 'libsodium')('verifyAsync is bounded: beyond MAX_ASYNC_IN_FLIGHT calls verify inline, verdicts unchanged', async () => {
+    const s = nodeCrypto.signer(new Uint8Array(32).fill(9));
+    const m = utf8('bounded');
+    const sig = s.sign(m);
+    const bad = Uint8Array.from(sig);
+    bad[33]! ^= 1;
+    const n = MAX_ASYNC_IN_FLIGHT + 300;
+    const ps = Array.from({ length: n }, (_, i) => nodeCrypto.verifyAsync!(s.publicKey, m, i % 2 === 0 ? sig : bad));
+    expect(ed25519AsyncInFlightForTest()).toBe(MAX_ASYNC_IN_FLIGHT);
+    const got = await Promise.all(ps);
+    expect(got.every((ok, i) => ok === (i % 2 === 0))).toBe(true);
+    expect(ed25519AsyncInFlightForTest()).toBe(0);
   });
 
   // last in this file: the workers stay failed for the rest of the module's life

@@ -195,6 +195,13 @@ interface PoolWorker {
 
 const MAX_WORKERS = 4;
 const MAX_BATCH = 256;
+/**
+ * Calls queued or at the workers, at most. Beyond it a call verifies inline (synchronously, on the
+ * caller's thread): the queue stays bounded and an overloaded caller slows down instead of
+ * piling up copies of messages.
+ */
+export const MAX_ASYNC_IN_FLIGHT = 4096;
+let inFlight = 0;
 let pool: PoolWorker[] | undefined;
 let poolFailure: string | undefined;
 let queue: Batch = { records: [], resolves: [] };
@@ -212,6 +219,7 @@ function record(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Arra
 
 /** Verifies a batch on this thread (no worker, or the worker failed). */
 function verifyInline(b: Batch): void {
+  inFlight -= b.resolves.length;
   b.records.forEach((r, i) => {
     const len = new DataView(r.buffer, r.byteOffset).getUint32(0, true);
     b.resolves[i]?.(verifySync(r.subarray(4, 36), r.subarray(100, 100 + len), r.subarray(36, 100)));
@@ -246,6 +254,7 @@ function startPool(): PoolWorker[] | undefined {
         if (b === undefined) return;
         w.pending.delete(m.id);
         if (w.pending.size === 0) worker.unref();
+        inFlight -= b.resolves.length;
         b.resolves.forEach((resolve, j) => { resolve(m.out[j] === 1); });
       });
       worker.on('error', (e) => { poolFailed(`worker error: ${e.message}`); });
@@ -304,7 +313,8 @@ function flush(): void {
  * worker threads. The inputs are copied at the call. Same verdict as {@link verifySync}.
  */
 function verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  if (poolFailure !== undefined) return Promise.resolve(verifySync(publicKey, message, signature));
+  if (poolFailure !== undefined || inFlight >= MAX_ASYNC_IN_FLIGHT) return Promise.resolve(verifySync(publicKey, message, signature));
+  inFlight++;
   return new Promise<boolean>((resolve) => {
     queue.records.push(record(publicKey, message, signature));
     queue.resolves.push(resolve);
@@ -320,4 +330,9 @@ const SODIUM_VERIFIER = Object.freeze({ verify: verifySync, verifyAsync });
 /** For tests: the workers fail as if one had crashed (pending and later calls verify inline). */
 export function failEd25519WorkersForTest(reason: string): void {
   poolFailed(reason);
+}
+
+/** For tests: calls queued or at the workers now. */
+export function ed25519AsyncInFlightForTest(): number {
+  return inFlight;
 }
