@@ -36,7 +36,7 @@ const out = [
   'and every figure is a median. Ratios are what the goals are stated in; absolute numbers move',
   'with the machine.',
   '',
-  `Gathered ${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${cpu} × ${os.cpus().length} · ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  `Gathered ${new Date().toISOString().slice(0, 10)} on ${cpu} × ${os.cpus().length}, Node ${process.version}. Each package section names the machine and date of its own run (hosts differ between sessions: compare ratios, not absolute figures, across packages)`,
   '',
 ];
 const json = {};

@@ -2,6 +2,8 @@
  * Bench sink, run in a child process so sender and receiver use separate cores (as in
  * research/baselines.md §6). Mode per connection, chosen by the first byte the client writes:
  * 'P' plain frames, 'S' secure channel. A 1-byte message is a sync: the server answers with 1 byte.
+ * 'R' raw bytes, no framing at all: the client writes only 64 KiB buffers and a 1-byte sync, so
+ * the sync has arrived when the byte count is 1 modulo 64 KiB (the client waits for the answer).
  */
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
@@ -15,6 +17,17 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   socket.once('readable', () => {
     const first = socket.read(1) as Buffer | null;
     if (first === null) return;
+    if (first[0] === 0x52) {
+      let count = 0;
+      socket.on('data', (d: Buffer) => {
+        count = (count + d.length) % 65536;
+        if (count === 1) {
+          count = 0;
+          socket.write(Buffer.of(1));
+        }
+      });
+      return;
+    }
     const duplex = socketDuplex(socket, { maxFrame: 1 << 20 });
     if (first[0] === 0x50) {
       duplex.start({
