@@ -4,7 +4,6 @@
  * OpenSSL, tweetnacl; verify and verifyAsync) agrees with libsodium on them and on mutated
  * signatures. Also: sodium-native loads under CI, and ABI_LINK_NATIVE=0 falls back.
  */
-import { spawnSync } from 'node:child_process';
 import { createPublicKey, verify as opensslVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,6 +19,7 @@ import { concatBytes, fromHex, toHex, utf8 } from './bytes.js';
 import { nodeCrypto, portableCrypto } from './crypto.js';
 import { MAX_ASYNC_IN_FLIGHT, canonicalY, ed25519AsyncInFlightForTest, failEd25519WorkersForTest, nativeEd25519, preferNodeCryptoEd25519, smallOrderEncoding, strictPoints } from './ed25519.js';
 import { nativeEd25519 as exported } from './index.js';
+import { runModule } from '../test/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -370,12 +370,7 @@ describe('libsodium verifier (sodium-native)', () => {
       const grantAsync = await v.verifyAsync([t], { scope: 'publish' });
       console.log(JSON.stringify({ status, wrong, tokens: grant.subject === root.nodeId && grantAsync.subject === root.nodeId }));
     `;
-    const r = spawnSync(process.execPath, ['--conditions=@abi/source', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: path.join(here, '..'),
-      env: { ...process.env, ABI_LINK_NATIVE: '0' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const r = runModule(script, { env: { ABI_LINK_NATIVE: '0' } });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
     expect(out).toEqual({ status: { implementation: 'node:crypto', loaded: false, async: 'libuv thread pool', reason: 'disabled by ABI_LINK_NATIVE=0' }, wrong: [], tokens: true });
@@ -407,11 +402,7 @@ describe('libsodium verifier (sodium-native)', () => {
       const m = new Uint8Array(10);
       console.log(await nodeCrypto.verifyAsync(s.publicKey, m, s.sign(m)), nativeEd25519().async);
     `;
-    const r = spawnSync(process.execPath, ['--conditions=@abi/source', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: path.join(here, '..'),
-      encoding: 'utf8',
-      timeout: 15_000,
-    });
+    const r = runModule(script, { timeoutMs: 15_000 });
     expect(r.signal, 'the process had to be killed: a worker kept it alive').toBeNull();
     expect([r.status, r.stdout.trim()]).toEqual([0, 'true worker threads']);
   });

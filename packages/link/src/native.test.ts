@@ -1,14 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from './bytes.js';
 import { NativeAead, NodeAead, nodeCrypto, type Aead } from './crypto.js';
 import { nativeAead, nativeBinding } from './native.js';
 import { RecordReceiver, RecordSender, RecordType } from './record.js';
+import { runModule, split } from '../test/helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const required = process.env.ABI_LINK_REQUIRE_NATIVE === '1' || (process.env.CI === 'true' && process.env.ABI_LINK_NATIVE !== '0');
 const binding = nativeBinding();
 const CIPHERS = ['aes-256-gcm', 'chacha20-poly1305'] as const;
@@ -38,30 +35,13 @@ describe('native AEAD status', () => {
       console.log(JSON.stringify({ ...s, aead: nodeCrypto.aead('aes-256-gcm', new Uint8Array(32)).constructor.name, got: await got }));
       await c.close(); await d.close();
     `;
-    const r = spawnSync(process.execPath, ['--conditions=@abi/source', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: path.join(here, '..'),
-      env: { ...process.env, ABI_LINK_NATIVE: '0' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const r = runModule(script, { env: { ABI_LINK_NATIVE: '0' } });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
     expect(out).toMatchObject({ loaded: false, reason: 'disabled by ABI_LINK_NATIVE=0', aead: 'NodeAead', got: 'over node:crypto' });
   });
 });
 
-/** Splits `b` into pieces at the given cut points (as subarrays). */
-function split(b: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [...new Set(cuts.map((c) => c % (b.length + 1)))].sort((x, y) => x - y);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const c of at) {
-    out.push(b.subarray(prev, c));
-    prev = c;
-  }
-  out.push(b.subarray(prev));
-  return out;
-}
 const cat = (ps: readonly Uint8Array[]): string => ps.map((p) => toHex(p)).join('');
 
 describe.skipIf(binding === undefined)('native AEAD against node:crypto', () => {

@@ -11,23 +11,13 @@ import { NativeAead, nodeCrypto } from '../src/crypto.js';
 import { LinkError } from '../src/errors.js';
 import { nativeAead, nativeBinding } from '../src/native.js';
 import { aegis128lEncrypt } from './aegis-ref.js';
+import { split } from './helpers.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 const binding = nativeBinding();
 const aegis = binding?.aegis === true;
 const required = process.env.CI === 'true' && process.env.ABI_LINK_NATIVE !== '0' && process.arch === 'x64';
 
-function split(b: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [...new Set(cuts.map((c) => c % (b.length + 1)))].sort((x, y) => x - y);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const c of at) {
-    out.push(b.subarray(prev, c));
-    prev = c;
-  }
-  out.push(b.subarray(prev));
-  return out;
-}
 const cat = (p: readonly Uint8Array[]): Uint8Array => Uint8Array.from(p.flatMap((x) => [...x]));
 
 describe('AEGIS-128L reference (tests only)', () => {

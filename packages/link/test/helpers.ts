@@ -1,3 +1,6 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Identity, SecureChannel, memoryDuplexPair, type ChannelOptions, type MemoryDuplex } from '../src/index.js';
 
 export const alice = Identity.fromSeed(new Uint8Array(32).fill(1));
@@ -80,4 +83,32 @@ export function manualClock(): { now(): number; setTimeout(fn: () => void, ms: n
 export function tap(f: (frame: Uint8Array, index: number) => Uint8Array[] | Uint8Array | undefined): (frame: Uint8Array) => Uint8Array[] | Uint8Array | undefined {
   let i = 0;
   return (frame) => f(frame, i++);
+}
+
+/** Splits `b` into pieces at the given cut points (subarrays, no copy); cuts wrap modulo the length + 1. */
+export function split(b: Uint8Array, cuts: number[]): Uint8Array[] {
+  const at = [...new Set(cuts.map((c) => c % (b.length + 1)))].sort((x, y) => x - y);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of at) {
+    out.push(b.subarray(prev, c));
+    prev = c;
+  }
+  out.push(b.subarray(prev));
+  return out;
+}
+
+const packageRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Runs an ES module source (imports relative to the package root, e.g. './src/index.ts') in a
+ * child Node process with the source condition, as a user's program would load the package.
+ */
+export function runModule(script: string, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--conditions=@abi/source', '--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: packageRoot,
+    env: { ...process.env, ...o.env },
+    encoding: 'utf8',
+    timeout: o.timeoutMs ?? 60_000,
+  });
 }
