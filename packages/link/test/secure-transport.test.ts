@@ -205,4 +205,54 @@ describe('channelByteStream', () => {
     expect(Buffer.concat(received).equals(Buffer.concat(chunks))).toBe(true);
     await c.close();
   });
+
+  it('under back-pressure the rest of a write waits unsealed; it is sealed as the carrier drains, drain fires once, end() waits for it', async () => {
+    const [da, db] = memoryDuplexPair();
+    // a carrier whose send reports back-pressure while the gate is shut
+    let gate: { promise: Promise<void>; open: () => void } | undefined;
+    const gated: typeof da = Object.assign(Object.create(da) as typeof da, {
+      send(frame: Uint8Array | readonly Uint8Array[]): void | Promise<void> {
+        da.send(frame);
+        return gate?.promise;
+      },
+    });
+    const [c, s] = await Promise.all([SecureChannel.connect(gated, { identity: ida }), SecureChannel.accept(db, { identity: idb })]);
+    const raw = { localAddress: 'a', remoteAddress: 'b', write: () => true, onData: () => ({ [Symbol.dispose]: () => undefined }), onDrain: () => ({ [Symbol.dispose]: () => undefined }), onClose: () => ({ [Symbol.dispose]: () => undefined }), end: () => undefined, destroy: () => undefined };
+    const stream = channelByteStream(c, raw);
+    let drains = 0;
+    stream.onDrain(() => { drains++; });
+    const received: Uint8Array[] = [];
+    s.onMessageParts((parts) => { for (const p of parts) received.push(Uint8Array.from(p)); });
+    const closed = new Promise<unknown>((r) => { s.onClose(r); });
+    const shut = (): (() => void) => {
+      let open = (): void => undefined;
+      gate = { promise: new Promise<void>((r) => { open = r; }), open: () => { open(); } };
+      return () => {
+        gate = undefined;
+        open();
+      };
+    };
+    const bytes = (): number => received.reduce((a, b) => a + b.length, 0);
+    let release = shut();
+    const chunks = Array.from({ length: 32 }, (_, i) => new Uint8Array(256 * 1024).fill(i));
+    const before = c.stats.bytesSent;
+    expect(stream.write(chunks)).toBe(false);
+    // one record went to the carrier and reported back-pressure; 31 wait, unsealed
+    expect(c.stats.bytesSent - before).toBe(256 * 1024);
+    expect(stream.write([new Uint8Array(10).fill(99)])).toBe(false);
+    expect(c.stats.bytesSent - before).toBe(256 * 1024);
+    release();
+    await vi.waitFor(() => { expect(bytes()).toBe(32 * 256 * 1024 + 10); });
+    expect(drains).toBe(1);
+    expect(Buffer.concat(received).equals(Buffer.concat([...chunks, new Uint8Array(10).fill(99)]))).toBe(true);
+    // end() while records wait: the close comes after them, clean and authenticated
+    release = shut();
+    expect(stream.write(chunks.slice(0, 4))).toBe(false);
+    stream.end();
+    expect(stream.write([new Uint8Array(1)])).toBe(false); // nothing is accepted after end()
+    release();
+    expect(await closed).toBeUndefined();
+    expect(bytes()).toBe(36 * 256 * 1024 + 10);
+    expect(drains).toBe(1);
+  });
 });
