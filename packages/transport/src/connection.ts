@@ -1123,10 +1123,28 @@ class FramedConnection implements Connection {
         // best effort
       }
     }
-    this.#finish(reason);
+    this.#finish(reason, tellPeer);
   }
 
-  #finish(reason: TransportError | undefined): void {
+  #linger(): void {
+    const stream = this.#stream;
+    const clock = this.#clock;
+    stream.end();
+    const timer = clock.setTimeout(() => { stream.destroy(); }, LINGER_MS);
+    (timer as { unref?: () => void } | undefined)?.unref?.();
+    stream.onClose(() => {
+      clock.clearTimeout(timer);
+      stream.destroy();
+    });
+  }
+
+  /**
+   * `lingerForPeer`: a GOAWAY was just written. The stream is ended (the bytes go out, then the
+   * end) and destroyed only when the peer closes or after {@link LINGER_MS}: destroying it at once
+   * could make the peer see a reset instead of the reason (a TCP socket closed with unread input
+   * sends RST, which overtakes the bytes still in flight).
+   */
+  #finish(reason: TransportError | undefined, lingerForPeer = false): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closeReason = reason;
@@ -1159,7 +1177,8 @@ class FramedConnection implements Connection {
     ready?.reject(reason ?? callError);
     for (const d of this.#disposers) d[Symbol.dispose]();
     if (reason === undefined) this.#stream.end();
-    this.#stream.destroy();
+    if (lingerForPeer) this.#linger();
+    else this.#stream.destroy();
     this.#resolveClosed(reason);
     for (const l of this.#closeListeners) {
       try {
@@ -1207,6 +1226,9 @@ export function openConnection(stream: ByteStream, options: OpenConnectionOption
     }
   });
 }
+
+/** How long a failed connection's stream waits for the peer to read its GOAWAY and close. */
+const LINGER_MS = 1000;
 
 /** Sends a refusal (GOAWAY with `code`) on a stream that will not become a connection, then ends it. */
 export function refuseStream(stream: ByteStream, code: TransportErrorCode, message: string): void {
