@@ -130,9 +130,8 @@ static napi_value start(napi_env env, napi_callback_info info) {
   size_t ivl, aadl;
   int outl;
   if (a == NULL) return fail(env, "not a cipher handle");
-  if (a->aegis != NULL) {
-    if (!bytes(env, argv[1], &iv, &ivl) || ivl != 16) return fail(env, "nonce must be a 16-byte Uint8Array");
-  } else if (!bytes(env, argv[1], &iv, &ivl) || ivl != 12) return fail(env, "nonce must be a 12-byte Uint8Array");
+  if (!bytes(env, argv[1], &iv, &ivl) || ivl != (a->aegis != NULL ? 16u : 12u))
+    return fail(env, a->aegis != NULL ? "nonce must be a 16-byte Uint8Array" : "nonce must be a 12-byte Uint8Array");
   if (!bytes(env, argv[2], &aad, &aadl) || aadl > INT_MAX) return fail(env, "aad must be a Uint8Array");
   a->started = 0;
   if (a->aegis != NULL) {

@@ -33,7 +33,7 @@ import {
 } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { concatBytes } from './bytes.js';
-import { sodiumEd25519, strictPoints } from './ed25519.js';
+import { acceptablePoints, sodiumEd25519 } from './ed25519.js';
 import { LinkError } from './errors.js';
 import { nativeAead, nativeBinding, type NativeAeadBinding } from './native.js';
 
@@ -145,23 +145,6 @@ function checkShared(s: Uint8Array): Uint8Array {
   for (const x of s) d |= x;
   if (d === 0) throw new LinkError('BAD_KEY', 'X25519 produced an all-zero shared secret (low-order public key)');
   return s;
-}
-
-// Ed25519 group order L, little-endian, for the canonical-S check (RFC 8032 §5.1.7).
-const L = Uint8Array.from([
-  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-]);
-
-/** True when the S half of a signature is < L (strict, non-malleable verification). */
-function canonicalS(sig: Uint8Array): boolean {
-  for (let i = 31; i >= 0; i--) {
-    const s = sig[32 + i] ?? 0;
-    const l = L[i] ?? 0;
-    if (s < l) return true;
-    if (s > l) return false;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +264,7 @@ export const portableCrypto: CryptoProvider = Object.freeze({
   },
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
     // the acceptance rule of PROTOCOL.md §6.1: tweetnacl checks only the equation
-    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature) || !strictPoints(publicKey, signature)) return false;
+    if (!acceptablePoints(publicKey, signature)) return false;
     return nacl.sign.detached.verify(message, signature, publicKey);
   },
   ephemeral(privateKey?: Uint8Array): Ephemeral {
@@ -410,37 +393,34 @@ export class NativeAead implements Aead {
     let len = 0;
     for (const p of parts) len += p.length;
     if (out.length !== len + TAG_LENGTH) throw new LinkError('INVALID_ARGUMENT', `sealInto needs ${len + TAG_LENGTH} bytes of output, got ${out.length}`);
-    const n = this.#n;
-    n.start(this.#seal, nonce, aad);
-    let o = 0;
-    for (const p of parts) {
-      n.update(this.#seal, p, out.subarray(o, o + p.length));
-      o += p.length;
-    }
-    n.finish(this.#seal, out.subarray(len));
+    this.#n.finish(this.#crypt(this.#seal, nonce, aad, parts, out), out.subarray(len));
   }
   openv(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): Uint8Array[] | undefined {
     let len = 0;
     for (const c of ciphertext) len += c.length;
     const out = new Uint8Array(len);
-    const n = this.#n;
-    n.start(this.#open, nonce, aad);
-    let o = 0;
-    for (const c of ciphertext) {
-      n.update(this.#open, c, out.subarray(o, o + c.length));
-      o += c.length;
-    }
-    return n.finish(this.#open, tag) ? [out] : undefined;
+    return this.#n.finish(this.#crypt(this.#open, nonce, aad, ciphertext, out), tag) ? [out] : undefined;
   }
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length < TAG_LENGTH) return undefined;
     return this.openv(nonce, aad, [sealed.subarray(0, sealed.length - TAG_LENGTH)], sealed.subarray(sealed.length - TAG_LENGTH))?.[0];
   }
-  openInPlace(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): boolean {
+  /**
+   * Starts `h` and runs the pieces through it: into consecutive ranges of `out`, or in place when
+   * `out` is omitted. Returns `h` for the caller's finish (which writes or checks the tag).
+   */
+  #crypt(h: object, nonce: Uint8Array, aad: Uint8Array, pieces: readonly Uint8Array[], out?: Uint8Array): object {
     const n = this.#n;
-    n.start(this.#open, nonce, aad);
-    for (const c of ciphertext) n.update(this.#open, c, c);
-    if (n.finish(this.#open, tag)) return true;
+    n.start(h, nonce, aad);
+    let o = 0;
+    for (const p of pieces) {
+      n.update(h, p, out === undefined ? p : out.subarray(o, o + p.length));
+      o += p.length;
+    }
+    return h;
+  }
+  openInPlace(nonce: Uint8Array, aad: Uint8Array, ciphertext: readonly Uint8Array[], tag: Uint8Array): boolean {
+    if (this.#n.finish(this.#crypt(this.#open, nonce, aad, ciphertext), tag)) return true;
     // Never leave unverified plaintext behind: for AEGIS, released unverified plaintext helps
     // recover the state (RFC 10032, security considerations); the caller drops the record anyway.
     for (const c of ciphertext) c.fill(0);
@@ -545,7 +525,7 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
   },
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
     // the acceptance rule of PROTOCOL.md §6.1, then libsodium (sodium-native) or OpenSSL
-    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature) || !strictPoints(publicKey, signature)) return false;
+    if (!acceptablePoints(publicKey, signature)) return false;
     const sodium = sodiumEd25519();
     if (sodium !== undefined) return sodium.verify(publicKey, message, signature);
     try {
@@ -555,7 +535,7 @@ export const nodeCrypto: CryptoProvider = Object.freeze({
     }
   },
   verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    if (publicKey.length !== 32 || signature.length !== 64 || !canonicalS(signature) || !strictPoints(publicKey, signature)) return Promise.resolve(false);
+    if (!acceptablePoints(publicKey, signature)) return Promise.resolve(false);
     // libsodium on worker threads, or OpenSSL on libuv's thread pool
     const sodium = sodiumEd25519();
     if (sodium !== undefined) return sodium.verifyAsync(publicKey, message, signature);

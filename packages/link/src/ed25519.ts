@@ -6,8 +6,8 @@
  *   small-order encoding, then the cofactorless equation with an exact byte comparison of R.
  *   OpenSSL (node:crypto) and tweetnacl check only the equation (and S < L for OpenSSL), so
  *   they accept some signatures libsodium refuses (a small-order R or A, a non-canonical A).
- *   {@link strictPoints} is the part of the rule they lack; each provider runs it (with the
- *   `S < L` check of crypto.ts) before its own verify, so every provider gives the same verdict.
+ *   {@link acceptablePoints} (lengths, S < L and {@link strictPoints}, the part they lack) runs in
+ *   every provider before its own verify, so every provider gives the same verdict.
  * - libsodium verifies in ~70 µs here against OpenSSL's 130–180 µs. It is loaded lazily, once,
  *   through `createRequire`; when it is missing, or `ABI_LINK_NATIVE=0`, node:crypto verifies.
  *   {@link nativeEd25519} says which one is in use.
@@ -55,6 +55,31 @@ export function canonicalY(b: Uint8Array): boolean {
   if (((b[31] ?? 0) & 0x7f) !== 0x7f) return true;
   for (let i = 30; i > 0; i--) if (b[i] !== 0xff) return true;
   return (b[0] ?? 0) < 0xed;
+}
+
+// Ed25519 group order L, little-endian (PROTOCOL.md §6.1 step 2).
+const L = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+]);
+
+/** True when the S half of a signature is < L (strict, non-malleable verification). */
+function canonicalS(sig: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = sig[32 + i] ?? 0;
+    const l = L[i] ?? 0;
+    if (s < l) return true;
+    if (s > l) return false;
+  }
+  return false;
+}
+
+/**
+ * Steps 1–5 of the acceptance rule (PROTOCOL.md §6.1): lengths, S < L, and {@link strictPoints}.
+ * Every provider runs this before its library's verify (steps 6–7), so all give one verdict.
+ */
+export function acceptablePoints(publicKey: Uint8Array, signature: Uint8Array): boolean {
+  return publicKey.length === 32 && signature.length === 64 && canonicalS(signature) && strictPoints(publicKey, signature);
 }
 
 /**
